@@ -1,0 +1,52 @@
+/* iommufd_emu.h - C ABI between the LD_PRELOAD shim and the IommuFd.NET engine.
+ *
+ * The engine (a NativeAOT shared library) exports exactly the functions below.
+ * The shim dlopen()s it on the first open("/dev/iommu") and calls
+ * iommufd_emu_init() once before anything else.
+ */
+#ifndef IOMMUFD_EMU_H
+#define IOMMUFD_EMU_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOMMUFD_EMU_HOST_VERSION 1
+
+/* Host callbacks provided by the shim: fault-safe copies to/from the
+ * emulated process's memory. Each returns 0 on success or -EFAULT (and never
+ * crashes) if any byte of the user range is unmapped or lacks the needed
+ * access. len == 0 always succeeds; an address range that wraps is -EFAULT. */
+struct iommufd_emu_host {
+	uint32_t size;    /* sizeof(struct iommufd_emu_host) */
+	uint32_t version; /* IOMMUFD_EMU_HOST_VERSION */
+	int (*copy_from_user)(void *dst, uint64_t user_src, uint64_t len);
+	int (*copy_to_user)(uint64_t user_dst, const void *src, uint64_t len);
+};
+
+/* 0 or -errno. Called once, right after dlopen. `host` stays valid forever. */
+int iommufd_emu_init(const struct iommufd_emu_host *host);
+
+/* New iommufd context (one per open("/dev/iommu")): handle > 0, or -errno. */
+int64_t iommufd_emu_open(void);
+
+/* ioctl on a context: >= 0 ok, or -errno. `cmd` is the 32-bit ioctl number
+ * (the kernel truncates to unsigned int; so does the shim), `arg` the raw
+ * user pointer. Must tolerate a concurrent or prior iommufd_emu_close() of
+ * the same handle (racy user code) by returning -EBADF. */
+int iommufd_emu_ioctl(int64_t ctx, uint64_t cmd, uint64_t arg);
+
+/* Last fd referring to the context was closed: free it. */
+void iommufd_emu_close(int64_t ctx);
+
+/* Reserved for later: read/poll exports for event fds (fault queues,
+ * vevent queues). The shim tags every emulated fd with a kind so they can be
+ * dispatched without changing the four calls above. */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOMMUFD_EMU_H */

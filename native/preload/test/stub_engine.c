@@ -1,0 +1,61 @@
+/* stub_engine.c - trivial stand-in for the IommuFd.NET engine (tests only). */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include "../iommufd_emu.h"
+#include "stub_engine.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define MAX_CTX 65536
+
+static const struct iommufd_emu_host *host;
+static atomic_int live;
+static atomic_int next_handle;
+static atomic_bool open_ctx[MAX_CTX];
+
+/* Lets the benchmark call the shim's copy routines directly. */
+EXPORT const struct iommufd_emu_host *stub_engine_host(void) { return host; }
+
+EXPORT int iommufd_emu_init(const struct iommufd_emu_host *h)
+{
+	if (!h || h->size < sizeof(*h) || h->version != 1)
+		return -EINVAL;
+	host = h;
+	return 0;
+}
+
+EXPORT int64_t iommufd_emu_open(void)
+{
+	int h = atomic_fetch_add(&next_handle, 1) + 1;
+	if (h >= MAX_CTX)
+		return -ENOMEM;
+	atomic_store(&open_ctx[h], 1);
+	atomic_fetch_add(&live, 1);
+	return h;
+}
+
+EXPORT int iommufd_emu_ioctl(int64_t ctx, uint64_t cmd, uint64_t arg)
+{
+	if (ctx <= 0 || ctx >= MAX_CTX || !atomic_load(&open_ctx[ctx]))
+		return -EBADF;
+	switch (cmd) {
+	case IOMMU_DESTROY: {
+		struct iommu_destroy d;
+		if (host->copy_from_user(&d, arg, sizeof(d)))
+			return -EFAULT;
+		return d.size < sizeof(d) ? -EINVAL : -ENOENT;
+	}
+	case STUB_INFO: {
+		struct stub_info i = { sizeof(i), (uint32_t)atomic_load(&live), ctx };
+		return host->copy_to_user(arg, &i, sizeof(i));
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+EXPORT void iommufd_emu_close(int64_t ctx)
+{
+	if (ctx > 0 && ctx < MAX_CTX && atomic_exchange(&open_ctx[ctx], 0))
+		atomic_fetch_sub(&live, 1);
+}

@@ -1,0 +1,51 @@
+using IommuFd.Core.Collections;
+using IommuFd.Core.Pages;
+
+namespace IommuFd.Core.AddressSpace;
+
+/// <summary>
+/// One mapping of the software copy: IOVAs [Start, Last] onto a slice of a <see cref="UserPages"/>,
+/// beginning <see cref="StartByte"/> bytes past the pages' first page. Unmap never splits an area.
+/// </summary>
+internal sealed class Area : SpanNode
+{
+    public Area(UserPages pages, ulong iova, ulong startByte, ulong length, IoProt prot)
+    {
+        Pages = pages;
+        Start = iova;
+        Last = iova + (length - 1);
+        StartByte = startByte;
+        Prot = prot;
+    }
+
+    public UserPages Pages { get; }
+
+    public ulong StartByte { get; }
+
+    public IoProt Prot { get; }
+
+    public ulong Length => Last - Start + 1;
+
+    /// <summary>User address the first IOVA of the area translates to.</summary>
+    public ulong UserAddress => Pages.Uptr + StartByte;
+
+    /// <summary>Offset of the area's first byte within its CPU page.</summary>
+    public ulong PageOffset => CpuPage.Offset(StartByte);
+
+    public ulong FirstPageIndex => StartByte >> CpuPage.Shift;
+
+    public ulong LastPageIndex => (StartByte + Length - 1) >> CpuPage.Shift;
+
+    /// <summary>Byte offset into <see cref="Pages"/> that <paramref name="iova"/> (inside the area) maps.</summary>
+    public ulong StartByteOf(ulong iova) => StartByte + (iova - Start);
+}
+
+/// <summary>A merged run of reserved IOVA held in the same tree as areas, so holes avoid both.</summary>
+internal sealed class ReservedSpan : SpanNode
+{
+    public ReservedSpan(ulong start, ulong last)
+    {
+        Start = start;
+        Last = last;
+    }
+}

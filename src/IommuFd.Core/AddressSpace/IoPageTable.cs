@@ -1,0 +1,235 @@
+using IommuFd.Core.Collections;
+using IommuFd.Core.Domains;
+using IommuFd.Core.Pages;
+
+namespace IommuFd.Core.AddressSpace;
+
+/// <summary>A slice of user pages to place at consecutive IOVAs (one per source area for COPY).</summary>
+internal readonly record struct PageSlice(UserPages Pages, ulong StartByte, ulong Length);
+
+/// <summary>
+/// The I/O address space's software copy: every IOVA → user-memory mapping, the reserved and
+/// allowed IOVA, and the domains that mirror it. The software copy is the truth: each change is
+/// applied to it and to every domain, or to none (any failure rolls the whole change back).
+/// All public members take <see cref="_lock"/>; see <see cref="LockOrder"/>.
+/// </summary>
+public sealed partial class IoPageTable
+{
+    private readonly Lock _lock = new();
+
+    /// <summary>Areas and merged reserved spans together: holes in this tree are free IOVA.</summary>
+    private readonly SpanTree _spans = new();
+
+    private readonly List<IIoDomain> _domains = [];
+
+    private int _areaCount;
+
+    private bool _largePagesDisabled;
+
+    /// <summary>Minimum alignment of IOVA, length and page offset for MAP/COPY (starts at 1).</summary>
+    public ulong IovaAlignment
+    {
+        get
+        {
+            lock (_lock)
+                return _iovaAlignment;
+        }
+    }
+
+    private ulong _iovaAlignment = 1;
+
+    public int AreaCount
+    {
+        get
+        {
+            lock (_lock)
+                return _areaCount;
+        }
+    }
+
+    /// <summary>Maps user memory [userAddress, +length) at <paramref name="iova"/> (or a chosen IOVA).</summary>
+    internal Errno MapUser(IommuHost host, AccountMode mode, ulong userAddress, ulong length, IoProt prot, bool allocateIova, ref ulong iova)
+    {
+        // Facts from the kernel's page allocation: a wrapping user range is EOVERFLOW before a zero length is EINVAL.
+        if (userAddress > ulong.MaxValue - length)
+            return Errno.EOVERFLOW;
+        if (length == 0 || length > ulong.MaxValue - CpuPage.Size)
+            return Errno.EINVAL;
+        var pages = new UserPages(host.Memory, host.AccountFor(mode), userAddress, length, prot.HasFlag(IoProt.Write));
+        return MapSlices([new PageSlice(pages, pages.FirstByte, length)], length, prot, allocateIova, ref iova);
+    }
+
+    /// <summary>
+    /// Collects the pages behind [iova, iova+length): the range must be covered by contiguous areas
+    /// (ENOENT otherwise). Used by COPY; the slices keep the pages alive after the lock is dropped.
+    /// </summary>
+    internal Errno GetPages(ulong iova, ulong length, out List<PageSlice> slices)
+    {
+        slices = [];
+        if (length == 0)
+            return Errno.EINVAL;
+        if (!IovaRange.TryFromLength(iova, length, out var want))
+            return Errno.EOVERFLOW;
+        lock (_lock)
+        {
+            var cursor = want.Start;
+            for (var node = _spans.FirstIntersecting(want.Start, want.Start); node is Area area; node = _spans.Next(area))
+            {
+                if (area.Start > cursor)
+                    break;
+                var last = Math.Min(want.Last, area.Last);
+                slices.Add(new PageSlice(area.Pages, area.StartByteOf(cursor), last - cursor + 1));
+                if (last == want.Last)
+                    return Errno.Ok;
+                cursor = last + 1;
+            }
+            slices.Clear();
+            return Errno.ENOENT;
+        }
+    }
+
+    /// <summary>Places the slices at consecutive IOVAs, in the software copy and every domain, or not at all.</summary>
+    internal Errno MapSlices(IReadOnlyList<PageSlice> slices, ulong length, IoProt prot, bool allocateIova, ref ulong iova)
+    {
+        lock (_lock)
+        {
+            if ((length & (_iovaAlignment - 1)) != 0 || length == 0)
+                return Errno.EINVAL;
+            Errno rc;
+            if (allocateIova)
+            {
+                var first = slices[0];
+                rc = AllocateIova(first.Pages.Uptr + first.StartByte, length, out iova);
+            }
+            else
+            {
+                rc = CheckFixedIova(iova, length);
+            }
+            if (rc != Errno.Ok)
+                return rc;
+
+            var areas = new List<Area>(slices.Count);
+            var at = iova;
+            foreach (var slice in slices)
+            {
+                rc = ValidateSlice(slice, at, prot);
+                if (rc != Errno.Ok)
+                    break;
+                areas.Add(new Area(slice.Pages, at, slice.StartByte, slice.Length, prot));
+                at += slice.Length;
+            }
+            if (rc == Errno.Ok)
+                rc = FillDomains(areas);
+            if (rc != Errno.Ok)
+                return rc;
+            foreach (var area in areas)
+                _spans.Insert(area);
+            _areaCount += areas.Count;
+            return Errno.Ok;
+        }
+    }
+
+    /// <summary>
+    /// Unmaps every area inside [iova, iova+length). Areas may not be split: an area crossing either
+    /// edge is ENOENT, as is a range holding no area. Nothing changes unless everything can.
+    /// </summary>
+    internal Errno Unmap(ulong iova, ulong length, out ulong unmapped)
+    {
+        unmapped = 0;
+        if (length == 0)
+            return Errno.EINVAL;
+        if (!IovaRange.TryFromLength(iova, length, out var range))
+            return Errno.EOVERFLOW;
+        return UnmapRange(range, out unmapped);
+    }
+
+    /// <summary>Unmaps everything; an empty table succeeds with nothing unmapped.</summary>
+    internal Errno UnmapAll(out ulong unmapped)
+    {
+        var rc = UnmapRange(IovaRange.Everything, out unmapped);
+        return rc == Errno.ENOENT ? Errno.Ok : rc;
+    }
+
+    private Errno UnmapRange(IovaRange range, out ulong unmapped)
+    {
+        unmapped = 0;
+        lock (_lock)
+        {
+            var doomed = new List<Area>();
+            foreach (var node in _spans.Intersecting(range.Start, range.Last))
+            {
+                if (node is not Area area)
+                    continue;
+                if (area.Start < range.Start || area.Last > range.Last)
+                    return Errno.ENOENT;
+                doomed.Add(area);
+            }
+            if (doomed.Count == 0)
+                return Errno.ENOENT;
+            foreach (var area in doomed)
+            {
+                UnfillDomains(area, _domains.Count);
+                _spans.Remove(area);
+                unmapped += area.Length;
+            }
+            _areaCount -= doomed.Count;
+            return Errno.Ok;
+        }
+    }
+
+    /// <summary>Every area in IOVA order: (range, user address, protection). A snapshot.</summary>
+    public IReadOnlyList<MappingInfo> Mappings()
+    {
+        lock (_lock)
+        {
+            var list = new List<MappingInfo>(_areaCount);
+            foreach (var node in _spans.InOrder())
+                if (node is Area a)
+                    list.Add(new MappingInfo(a.Range, a.UserAddress, a.Prot, a.Pages.PinnedPages));
+            return list;
+        }
+    }
+
+    /// <summary>Translates one IOVA through the software copy: the user address, or null when unmapped.</summary>
+    public ulong? Translate(ulong iova, out IoProt prot)
+    {
+        lock (_lock)
+        {
+            prot = IoProt.None;
+            if (_spans.FirstIntersecting(iova, iova) is not Area area)
+                return null;
+            prot = area.Prot;
+            return area.UserAddress + (iova - area.Start);
+        }
+    }
+
+    private Errno CheckFixedIova(ulong iova, ulong length)
+    {
+        if ((iova & (_iovaAlignment - 1)) != 0)
+            return Errno.EINVAL;
+        if (!IovaRange.TryFromLength(iova, length, out var range))
+            return Errno.EOVERFLOW;
+        Errno rc = Errno.Ok;
+        foreach (var node in _spans.Intersecting(range.Start, range.Last))
+        {
+            if (node is ReservedSpan)
+                return Errno.EINVAL;
+            rc = Errno.EEXIST;
+        }
+        return rc;
+    }
+
+    private Errno ValidateSlice(PageSlice slice, ulong iova, IoProt prot)
+    {
+        if (prot.HasFlag(IoProt.Write) && !slice.Pages.Writable)
+            return Errno.EPERM;
+        if ((CpuPage.Offset(slice.StartByte) & (_iovaAlignment - 1)) != 0)
+            return Errno.EINVAL;
+        if (iova > ulong.MaxValue - (slice.Length - 1) || slice.StartByte > ulong.MaxValue - (slice.Length - 1))
+            return Errno.EOVERFLOW;
+        return Errno.Ok;
+    }
+}
+
+/// <summary>One mapping of the software copy, as reported to tools and tests.</summary>
+public readonly record struct MappingInfo(IovaRange Iova, ulong UserAddress, IoProt Prot, ulong PinnedPagesOfSource);

@@ -1,0 +1,57 @@
+using System.Runtime.InteropServices;
+using IommuFd.Core.Memory;
+using IommuFd.Core.Pages;
+
+namespace IommuFd.Core;
+
+/// <summary>
+/// What every context of one emulated "machine" shares: the user memory that ioctls point into
+/// and the memory-lock accounts pins are charged to (per user and per process, as in Linux).
+/// </summary>
+public sealed partial class IommuHost
+{
+    public IommuHost(IUserMemory memory, ulong memlockLimitBytes)
+    {
+        Memory = memory;
+        var pages = memlockLimitBytes == ulong.MaxValue ? ulong.MaxValue : memlockLimitBytes >> CpuPage.Shift;
+        UserAccount = new MemlockAccount("user", pages);
+        ProcessAccount = new MemlockAccount("process", pages);
+    }
+
+    /// <summary>The host for programs running under the shim: this process's memory and RLIMIT_MEMLOCK.</summary>
+    public static IommuHost ForThisProcess() => new(ProcessUserMemory.Instance, ProcessMemlockLimit());
+
+    public IUserMemory Memory { get; }
+
+    public MemlockAccount UserAccount { get; }
+
+    public MemlockAccount ProcessAccount { get; }
+
+    public MemlockAccount AccountFor(AccountMode mode) => mode == AccountMode.Process ? ProcessAccount : UserAccount;
+
+    /// <summary>
+    /// RLIMIT_MEMLOCK, or unlimited for root: the kernel skips the check for CAP_IPC_LOCK,
+    /// and root holds it.
+    /// </summary>
+    private static ulong ProcessMemlockLimit()
+    {
+        if (GetEuid() == 0)
+            return ulong.MaxValue;
+        Span<ulong> limits = stackalloc ulong[2];
+        unsafe
+        {
+            fixed (ulong* p = limits)
+                if (GetRlimit(RlimitMemlock, p) != 0)
+                    return ulong.MaxValue;
+        }
+        return limits[0];
+    }
+
+    private const int RlimitMemlock = 8;
+
+    [LibraryImport("libc", EntryPoint = "getrlimit")]
+    private static unsafe partial int GetRlimit(int resource, ulong* limits);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuid();
+}

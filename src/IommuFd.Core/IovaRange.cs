@@ -1,0 +1,31 @@
+namespace IommuFd.Core;
+
+/// <summary>
+/// An inclusive interval of IO virtual addresses. <c>Last</c> is inclusive so the whole
+/// 64-bit space (0..ulong.MaxValue) is representable; every <c>Last + 1</c> must be checked.
+/// </summary>
+public readonly record struct IovaRange(ulong Start, ulong Last)
+{
+    public static readonly IovaRange Everything = new(0, ulong.MaxValue);
+
+    /// <summary>Builds a range from a start and a non-zero length; false when it would wrap.</summary>
+    public static bool TryFromLength(ulong start, ulong length, out IovaRange range)
+    {
+        range = default;
+        if (length == 0 || start > ulong.MaxValue - (length - 1))
+            return false;
+        range = new IovaRange(start, start + (length - 1));
+        return true;
+    }
+
+    /// <summary>Length in bytes; saturates at ulong.MaxValue for the full 64-bit space.</summary>
+    public ulong Length => Last - Start == ulong.MaxValue ? ulong.MaxValue : Last - Start + 1;
+
+    public bool Contains(ulong iova) => iova >= Start && iova <= Last;
+
+    public bool Contains(IovaRange other) => other.Start >= Start && other.Last <= Last;
+
+    public bool Intersects(IovaRange other) => other.Start <= Last && other.Last >= Start;
+
+    public override string ToString() => $"[0x{Start:x}, 0x{Last:x}]";
+}

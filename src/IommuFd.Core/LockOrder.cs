@@ -1,0 +1,17 @@
+namespace IommuFd.Core;
+
+/// <summary>
+/// The one place the engine's lock order is written down. A thread may take a lock only while
+/// holding locks that come before it in this list, never one after it:
+/// <list type="number">
+/// <item>context options (<c>IommufdContext._optionLock</c>), only around the object count check;</item>
+/// <item>the object table (<c>ObjectTable._lock</c>): held briefly for ID look-up and reference
+///   counts, never across page-table work;</item>
+/// <item>an IOAS's page table (<c>IoPageTable._lock</c>): the IOVA tree, reserved/allowed ranges,
+///   its domain list; held while domains are filled or changed, so each change is atomic;</item>
+/// <item>user pages (<c>UserPages._lock</c>): the pin users of one MAP's memory;</item>
+/// <item>leaves: memlock accounts, the user memory's pin ledger and its region table.</item>
+/// </list>
+/// Two page tables are never locked together: COPY reads its source, drops the lock, then maps.
+/// </summary>
+public static class LockOrder;

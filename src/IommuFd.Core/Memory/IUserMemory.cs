@@ -1,0 +1,25 @@
+namespace IommuFd.Core.Memory;
+
+/// <summary>
+/// The memory of the program whose addresses arrive in ioctls: read and written for struct
+/// copies and emulated DMA, and pinned while an I/O page table maps it. Every method reports a
+/// bad address as <see cref="Errno.EFAULT"/>; none may crash on one.
+/// </summary>
+public interface IUserMemory
+{
+    Errno Read(ulong address, Span<byte> destination);
+
+    Errno Write(ulong address, ReadOnlySpan<byte> source);
+
+    /// <summary>
+    /// Pins <paramref name="pageCount"/> CPU pages from page-aligned <paramref name="pageAddress"/>:
+    /// every page must be mapped (and writable when asked), else nothing is pinned and EFAULT returns.
+    /// </summary>
+    Errno Pin(ulong pageAddress, ulong pageCount, bool writable);
+
+    /// <summary>Releases one pin of each page; the pages must have been pinned.</summary>
+    void Unpin(ulong pageAddress, ulong pageCount);
+
+    /// <summary>How many pins the page holding <paramref name="address"/> carries (all contexts together).</summary>
+    ulong PinCount(ulong address);
+}

@@ -1,0 +1,196 @@
+using System.Diagnostics;
+
+namespace IommuFd.Core.Objects;
+
+/// <summary>
+/// A context's objects by ID: an array indexed by ID (O(1) look-up), the lowest free ID reused
+/// first as the kernel's allocator does. Creation is two-phase: <see cref="Reserve"/> takes an ID
+/// that look-ups cannot see, then <see cref="Publish"/> or <see cref="Abort"/>, so a failed
+/// creation leaves neither an ID nor an object behind.
+/// </summary>
+public sealed class ObjectTable
+{
+    /// <summary>IDs are positive 31-bit numbers, as the kernel hands out.</summary>
+    private const uint MaxId = int.MaxValue;
+
+    private readonly Lock _lock = new();
+    private IommufdObject?[] _slots = new IommufdObject?[16];
+    private bool[] _published = new bool[16];
+    private readonly PriorityQueue<uint, uint> _freeIds = new();
+    private uint _nextId = 1;
+    private int _count;
+
+    /// <summary>Objects reserved or published.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+                return _count;
+        }
+    }
+
+    /// <summary>Gives <paramref name="obj"/> an ID that stays invisible until published. ENOSPC when IDs run out.</summary>
+    public Errno Reserve(IommufdObject obj)
+    {
+        lock (_lock)
+        {
+            uint id;
+            if (_freeIds.Count > 0)
+                id = _freeIds.Dequeue();
+            else if (_nextId <= MaxId)
+                id = _nextId++;
+            else
+                return Errno.ENOSPC;
+            if (id >= _slots.Length)
+            {
+                var size = (int)Math.Min((long)_slots.Length * 2, (long)MaxId + 1);
+                while (size <= id)
+                    size *= 2;
+                Array.Resize(ref _slots, size);
+                Array.Resize(ref _published, size);
+            }
+            _slots[id] = obj;
+            _published[id] = false;
+            obj.Id = new ObjectId(id);
+            _count++;
+            return Errno.Ok;
+        }
+    }
+
+    /// <summary>Makes a reserved object visible to look-ups.</summary>
+    public void Publish(IommufdObject obj)
+    {
+        lock (_lock)
+        {
+            Debug.Assert(ReferenceEquals(_slots[obj.Id.Value], obj));
+            _published[obj.Id.Value] = true;
+        }
+    }
+
+    /// <summary>Forgets a reserved, unpublished object and frees its ID. The caller undoes its own work.</summary>
+    public void Abort(IommufdObject obj)
+    {
+        lock (_lock)
+        {
+            Debug.Assert(ReferenceEquals(_slots[obj.Id.Value], obj) && !_published[obj.Id.Value]);
+            FreeSlot(obj.Id.Value);
+        }
+    }
+
+    /// <summary>
+    /// Looks up a published object of type <typeparamref name="T"/> and holds it until
+    /// <see cref="Release"/>. An unknown ID or an object of another kind is ENOENT.
+    /// </summary>
+    public Errno TryHold<T>(ObjectId id, out T obj) where T : IommufdObject
+    {
+        lock (_lock)
+        {
+            if (id.Value < _slots.Length && _published[id.Value] && _slots[id.Value] is T found)
+            {
+                found.Holds++;
+                obj = found;
+                return Errno.Ok;
+            }
+        }
+        obj = null!;
+        return Errno.ENOENT;
+    }
+
+    /// <summary>Drops a hold; the last hold of a destroyed object tears it down.</summary>
+    public void Release(IommufdObject obj)
+    {
+        bool destroy;
+        lock (_lock)
+        {
+            Debug.Assert(obj.Holds > 0);
+            destroy = --obj.Holds == 0 && obj.Removed;
+        }
+        if (destroy)
+            obj.OnDestroy();
+    }
+
+    /// <summary>Records that another object depends on <paramref name="obj"/> (DESTROY is EBUSY meanwhile).</summary>
+    public void AddUser(IommufdObject obj)
+    {
+        lock (_lock)
+            obj.Users++;
+    }
+
+    public void RemoveUser(IommufdObject obj)
+    {
+        lock (_lock)
+        {
+            Debug.Assert(obj.Users > 0);
+            obj.Users--;
+        }
+    }
+
+    /// <summary>
+    /// Removes an object: ENOENT when unknown, EBUSY while another object uses it. Teardown runs now,
+    /// or when the last in-flight call drops its hold.
+    /// </summary>
+    public Errno Destroy(ObjectId id)
+    {
+        IommufdObject obj;
+        lock (_lock)
+        {
+            if (id.Value >= _slots.Length || !_published[id.Value] || _slots[id.Value] is not { } found)
+                return Errno.ENOENT;
+            if (found.Users > 0)
+                return Errno.EBUSY;
+            obj = found;
+            obj.Removed = true;
+            FreeSlot(id.Value);
+            if (obj.Holds > 0)
+                return Errno.Ok;
+        }
+        obj.OnDestroy();
+        return Errno.Ok;
+    }
+
+    /// <summary>
+    /// Destroys everything, as closing the file does: objects nobody uses go first, which releases
+    /// their users' references, until the table is empty.
+    /// </summary>
+    public void DestroyAll()
+    {
+        while (true)
+        {
+            var progress = false;
+            foreach (var id in PublishedIds())
+                progress |= Destroy(id) == Errno.Ok;
+            if (!progress)
+                return;
+        }
+    }
+
+    /// <summary>A snapshot of the published objects, in ID order.</summary>
+    public IReadOnlyList<IommufdObject> Snapshot()
+    {
+        lock (_lock)
+        {
+            var list = new List<IommufdObject>(_count);
+            for (var i = 1; i < _slots.Length; i++)
+                if (_published[i] && _slots[i] is { } obj)
+                    list.Add(obj);
+            return list;
+        }
+    }
+
+    private List<ObjectId> PublishedIds()
+    {
+        var ids = new List<ObjectId>();
+        foreach (var obj in Snapshot())
+            ids.Add(obj.Id);
+        return ids;
+    }
+
+    private void FreeSlot(uint id)
+    {
+        _slots[id] = null;
+        _published[id] = false;
+        _freeIds.Enqueue(id, id);
+        _count--;
+    }
+}

@@ -1,0 +1,125 @@
+using IommuFd.Core.Collections;
+using IommuFd.Core.Memory;
+
+namespace IommuFd.Core.Pages;
+
+/// <summary>
+/// The user memory behind one MAP: a run of whole CPU pages from <see cref="Uptr"/>. COPY makes
+/// further areas share this object, so its pages are pinned and charged once however many areas,
+/// domains or accesses use them. Pins are counted per page by the users that need them; a page
+/// is pinned in user memory (and charged) while at least one user covers it.
+/// </summary>
+internal sealed class UserPages
+{
+    private readonly Lock _lock = new();
+    private readonly RangeCounter _users = new();
+
+    public UserPages(IUserMemory memory, MemlockAccount account, ulong userAddress, ulong length, bool writable)
+    {
+        Memory = memory;
+        Account = account;
+        Uptr = CpuPage.AlignDown(userAddress);
+        FirstByte = CpuPage.Offset(userAddress);
+        PageCount = (FirstByte + length + CpuPage.Mask) >> CpuPage.Shift;
+        Writable = writable;
+    }
+
+    public IUserMemory Memory { get; }
+
+    public MemlockAccount Account { get; }
+
+    /// <summary>Page-aligned user address of the first page.</summary>
+    public ulong Uptr { get; }
+
+    /// <summary>Offset of the mapped user address within the first page.</summary>
+    public ulong FirstByte { get; }
+
+    public ulong PageCount { get; }
+
+    public bool Writable { get; }
+
+    /// <summary>Pages currently pinned (and charged) on behalf of this object.</summary>
+    public ulong PinnedPages
+    {
+        get
+        {
+            lock (_lock)
+                return _users.CoveredCount;
+        }
+    }
+
+    /// <summary>
+    /// Adds a user of page indexes [first, last]: newly covered pages are charged and pinned.
+    /// All or nothing: ENOMEM past the memlock limit, EFAULT for unmapped user memory.
+    /// </summary>
+    public Errno Pin(ulong first, ulong last)
+    {
+        lock (_lock)
+        {
+            var holes = _users.Uncovered(first, last);
+            var newPages = 0UL;
+            foreach (var (f, l) in holes)
+                newPages += l - f + 1;
+            var rc = Account.TryCharge(newPages);
+            if (rc != Errno.Ok)
+                return rc;
+            for (var i = 0; i < holes.Count; i++)
+            {
+                var (f, l) = holes[i];
+                rc = Memory.Pin(Uptr + (f << CpuPage.Shift), l - f + 1, Writable);
+                if (rc == Errno.Ok)
+                    continue;
+                for (var j = 0; j < i; j++)
+                    Memory.Unpin(Uptr + (holes[j].First << CpuPage.Shift), holes[j].Last - holes[j].First + 1);
+                Account.Uncharge(newPages);
+                return rc;
+            }
+            _users.Add(first, last);
+            return Errno.Ok;
+        }
+    }
+
+    /// <summary>Drops a user of page indexes [first, last]; pages no longer used are unpinned and uncharged.</summary>
+    public void Unpin(ulong first, ulong last)
+    {
+        lock (_lock)
+        {
+            var released = 0UL;
+            foreach (var run in RunsReachingZero(first, last))
+            {
+                Memory.Unpin(Uptr + (run.First << CpuPage.Shift), run.Last - run.First + 1);
+                released += run.Last - run.First + 1;
+            }
+            var freed = _users.Remove(first, last);
+            System.Diagnostics.Debug.Assert(freed == released);
+            Account.Uncharge(released);
+        }
+    }
+
+    /// <summary>The sub-ranges of [first, last] whose only user is the one being removed.</summary>
+    private List<(ulong First, ulong Last)> RunsReachingZero(ulong first, ulong last)
+    {
+        var runs = new List<(ulong, ulong)>();
+        ulong? runStart = null;
+        // Page counts are stored as runs, so walk run boundaries rather than every page.
+        var page = first;
+        while (true)
+        {
+            var count = _users.Get(page);
+            var runEnd = _users.RunEnd(page, last);
+            if (count == 1)
+                runStart ??= page;
+            else if (runStart is { } s)
+            {
+                runs.Add((s, page - 1));
+                runStart = null;
+            }
+            if (runEnd >= last)
+                break;
+            page = runEnd + 1;
+        }
+        if (runStart is { } start)
+            runs.Add((start, last));
+        return runs;
+    }
+}
