@@ -22,6 +22,8 @@
  *    done by the owning process (getpid() check on the slow paths).
  */
 #define _GNU_SOURCE
+#undef _FILE_OFFSET_BITS /* we define open AND open64, mmap AND mmap64 */
+#undef _TIME_BITS
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -274,14 +276,14 @@ static int sig_to_user(uint64_t dst, const void *src, uint64_t len)
 }
 
 /* Alternative: let the kernel do the checked copy (one syscall per copy). */
-static int pvm_copy(void *local, uint64_t user, uint64_t len, int write)
+static int pvm_copy(void *local, uint64_t user, uint64_t len, int to_user)
 {
 	if (len == 0)
 		return 0;
 	if (user + len < user || len > SSIZE_MAX)
 		return -EFAULT;
 	struct iovec l = { local, len }, r = { (void *)(uintptr_t)user, len };
-	ssize_t n = write ? process_vm_writev(self_pid, &l, 1, &r, 1, 0)
+	ssize_t n = to_user ? process_vm_writev(self_pid, &l, 1, &r, 1, 0)
 			  : process_vm_readv(self_pid, &l, 1, &r, 1, 0);
 	return n == (ssize_t)len ? 0 : -EFAULT;
 }
@@ -457,53 +459,26 @@ static int emu_open(int flags)
 #define GET_MODE(fl, mode) do { if (NEEDS_MODE(fl)) { va_list ap; va_start(ap, fl); \
 	mode = va_arg(ap, mode_t); va_end(ap); } } while (0)
 
-EXPORT int open(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	GET_MODE(flags, mode);
-	if (unlikely(is_iommu(AT_FDCWD, path)))
-		return emu_open(flags);
-	return heal(REAL(open)(path, flags, mode));
-}
-
-EXPORT int open64(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	GET_MODE(flags, mode);
-	if (unlikely(is_iommu(AT_FDCWD, path)))
-		return emu_open(flags);
-	return heal(REAL(open64)(path, flags, mode));
-}
-
-EXPORT int openat(int dirfd, const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	GET_MODE(flags, mode);
-	if (unlikely(is_iommu(dirfd, path)))
-		return emu_open(flags);
-	return heal(REAL(openat)(dirfd, path, flags, mode));
-}
-
-EXPORT int openat64(int dirfd, const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	GET_MODE(flags, mode);
-	if (unlikely(is_iommu(dirfd, path)))
-		return emu_open(flags);
-	return heal(REAL(openat64)(dirfd, path, flags, mode));
-}
-
-#define FORTIFY_OPEN(name, args, dirfd, call)                          \
-	EXPORT int name args                                           \
+/* Same shape for all eight entry points; the mode is only read when the
+ * flags say it was passed (the fortify variants never take one). */
+#define NO_MODE(fl, mode) ((void)(mode))
+#define OPEN_WRAPPER(name, params, get_mode, dirfd, ...)               \
+	EXPORT int name params                                         \
 	{                                                              \
+		mode_t mode = 0;                                       \
+		get_mode(flags, mode);                                 \
 		if (unlikely(is_iommu(dirfd, path)))                   \
 			return emu_open(flags);                        \
-		return heal(REAL(name) call);                          \
+		return heal(REAL(name)(__VA_ARGS__));                  \
 	}
-FORTIFY_OPEN(__open_2, (const char *path, int flags), AT_FDCWD, (path, flags))
-FORTIFY_OPEN(__open64_2, (const char *path, int flags), AT_FDCWD, (path, flags))
-FORTIFY_OPEN(__openat_2, (int dirfd, const char *path, int flags), dirfd, (dirfd, path, flags))
-FORTIFY_OPEN(__openat64_2, (int dirfd, const char *path, int flags), dirfd, (dirfd, path, flags))
+OPEN_WRAPPER(open, (const char *path, int flags, ...), GET_MODE, AT_FDCWD, path, flags, mode)
+OPEN_WRAPPER(open64, (const char *path, int flags, ...), GET_MODE, AT_FDCWD, path, flags, mode)
+OPEN_WRAPPER(openat, (int dirfd, const char *path, int flags, ...), GET_MODE, dirfd, dirfd, path, flags, mode)
+OPEN_WRAPPER(openat64, (int dirfd, const char *path, int flags, ...), GET_MODE, dirfd, dirfd, path, flags, mode)
+OPEN_WRAPPER(__open_2, (const char *path, int flags), NO_MODE, AT_FDCWD, path, flags)
+OPEN_WRAPPER(__open64_2, (const char *path, int flags), NO_MODE, AT_FDCWD, path, flags)
+OPEN_WRAPPER(__openat_2, (int dirfd, const char *path, int flags), NO_MODE, dirfd, dirfd, path, flags)
+OPEN_WRAPPER(__openat64_2, (int dirfd, const char *path, int flags), NO_MODE, dirfd, dirfd, path, flags)
 
 /* ---- close / dup ---- */
 

@@ -155,9 +155,12 @@ public sealed class IommufdContext : IDisposable
             return rc;
         try
         {
-            return iova == 0 && length == ulong.MaxValue
-                ? ioas.PageTable.UnmapAll(out unmapped)
-                : ioas.PageTable.Unmap(iova, length, out unmapped);
+            if (iova == 0 && length == ulong.MaxValue)
+                return ioas.PageTable.UnmapAll(out unmapped);
+            // The kernel's IOVAs are unsigned longs: an all-ones start or length can never be mapped.
+            if (iova == ulong.MaxValue || length == ulong.MaxValue)
+                return Errno.EOVERFLOW;
+            return ioas.PageTable.Unmap(iova, length, out unmapped);
         }
         finally
         {

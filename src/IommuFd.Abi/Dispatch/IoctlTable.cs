@@ -1,0 +1,54 @@
+using System.Runtime.CompilerServices;
+using IommuFd.Abi.Handlers;
+using IommuFd.Abi.Uapi;
+
+namespace IommuFd.Abi.Dispatch;
+
+/// <summary>
+/// Every iommufd command the engine implements, indexed by its number. A command missing here is
+/// ENOTTY, exactly as for a kernel that predates it.
+/// </summary>
+public static class IoctlTable
+{
+    private static readonly IoctlOp?[] Ops = Build();
+
+    public static IEnumerable<IoctlOp> All => Ops.OfType<IoctlOp>();
+
+    /// <summary>The row for <paramref name="command"/>'s number, if any; the caller compares the full number.</summary>
+    public static IoctlOp? Find(uint command)
+    {
+        var nr = IoctlNumbers.NumberOf(command);
+        var index = nr - IoctlNumbers.CommandBase;
+        return index < (uint)Ops.Length ? Ops[index] : null;
+    }
+
+    private static IoctlOp?[] Build()
+    {
+        var ops = new IoctlOp?[IoctlNumbers.TestCmd - IoctlNumbers.CommandBase + 1];
+        Add(ops, "IOMMU_DESTROY", IoctlNumbers.Destroy, static ref uint (ref IommuDestroy s) => ref s.Id, CommonHandlers.Destroy);
+        Add(ops, "IOMMU_IOAS_ALLOC", IoctlNumbers.IoasAlloc, static ref uint (ref IommuIoasAlloc s) => ref s.OutIoasId, IoasHandlers.Alloc);
+        Add(ops, "IOMMU_IOAS_ALLOW_IOVAS", IoctlNumbers.IoasAllowIovas, static ref ulong (ref IommuIoasAllowIovas s) => ref s.AllowedIovas, IoasHandlers.AllowIovas);
+        Add(ops, "IOMMU_IOAS_COPY", IoctlNumbers.IoasCopy, static ref ulong (ref IommuIoasCopy s) => ref s.SrcIova, IoasHandlers.Copy);
+        Add(ops, "IOMMU_IOAS_IOVA_RANGES", IoctlNumbers.IoasIovaRanges, static ref ulong (ref IommuIoasIovaRanges s) => ref s.OutIovaAlignment, IoasHandlers.IovaRanges);
+        Add(ops, "IOMMU_IOAS_MAP", IoctlNumbers.IoasMap, static ref ulong (ref IommuIoasMap s) => ref s.Iova, IoasHandlers.Map);
+        Add(ops, "IOMMU_IOAS_UNMAP", IoctlNumbers.IoasUnmap, static ref ulong (ref IommuIoasUnmap s) => ref s.Length, IoasHandlers.Unmap);
+        Add(ops, "IOMMU_OPTION", IoctlNumbers.Option, static ref ulong (ref IommuOption s) => ref s.Val64, CommonHandlers.Option);
+        return ops;
+    }
+
+    /// <summary>Picks a field of a struct, so its end can be measured without reflection (AOT-safe).</summary>
+    private delegate ref TField FieldOf<T, TField>(ref T s);
+
+    /// <summary>Adds a row; the minimum size is the end of <paramref name="lastField"/> (the kernel's offsetofend).</summary>
+    private static void Add<T, TField>(IoctlOp?[] ops, string name, uint nr, FieldOf<T, TField> lastField, CommandHandler handler)
+        where T : unmanaged where TField : unmanaged
+    {
+        var size = Unsafe.SizeOf<T>();
+        if (size > IoctlDispatcher.MaxStructSize)
+            throw new InvalidOperationException($"{name}: struct of {size} bytes exceeds the command buffer");
+        var probe = default(T);
+        var offset = (int)Unsafe.ByteOffset(ref Unsafe.As<T, byte>(ref probe), ref Unsafe.As<TField, byte>(ref lastField(ref probe)));
+        var minSize = offset + Unsafe.SizeOf<TField>();
+        ops[nr - IoctlNumbers.CommandBase] = new IoctlOp(name, IoctlNumbers.Io(nr), size, minSize, handler, StructText.Describe<T>);
+    }
+}
