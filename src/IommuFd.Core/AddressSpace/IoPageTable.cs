@@ -225,6 +225,10 @@ public sealed partial class IoPageTable
             return Errno.EPERM;
         if ((CpuPage.Offset(slice.StartByte) & (_iovaAlignment - 1)) != 0)
             return Errno.EINVAL;
+        // A COPY gathering areas from a less aligned IOAS may bring a piece no domain here could
+        // map; the kernel learns that from the domain (EINVAL), we refuse before touching any.
+        if (((iova | slice.Length) & (_iovaAlignment - 1)) != 0)
+            return Errno.EINVAL;
         if (iova > ulong.MaxValue - (slice.Length - 1) || slice.StartByte > ulong.MaxValue - (slice.Length - 1))
             return Errno.EOVERFLOW;
         return Errno.Ok;

@@ -168,6 +168,7 @@ public sealed class ModelWorld
         {
             if (prot.HasFlag(IoProt.Write) && !Sources[src].Writable) { LastErrno = Errno.EPERM; return; }
             if ((uva % 4096) % align != 0) { LastErrno = Errno.EINVAL; return; }
+            if (at % align != 0 || len % align != 0) { LastErrno = Errno.EINVAL; return; }
             areas.Add(new ModelArea(at, at + len - 1, uva, prot, src));
             at += len;
         }
