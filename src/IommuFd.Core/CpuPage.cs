@@ -10,6 +10,9 @@ public static class CpuPage
     public const ulong Size = 1UL << Shift;
     public const ulong Mask = Size - 1;
 
+    /// <summary>A transparent huge page (PMD size on x86-64): the cap on automatic IOVA alignment.</summary>
+    public const ulong HugeSize = 2UL << 20;
+
     public static ulong AlignDown(ulong value) => value & ~Mask;
 
     public static ulong Offset(ulong value) => value & Mask;

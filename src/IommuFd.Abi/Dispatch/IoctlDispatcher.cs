@@ -36,15 +36,19 @@ public static class IoctlDispatcher
 
     private static Errno Run(IommufdContext context, uint command, ulong arg, out IoctlOp? op, out string? input)
     {
-        op = null;
         input = null;
+        // Numbers outside the table belong to the VFIO compatibility path, which never reads the argument.
+        if (!IoctlTable.InRange(command))
+        {
+            op = null;
+            return Errno.ENOTTY;
+        }
         var memory = context.Host.Memory;
         Span<byte> sizeBytes = stackalloc byte[4];
+        op = IoctlTable.Find(command);
         if (memory.Read(arg, sizeBytes) != Errno.Ok)
             return Errno.EFAULT;
         var userSize = BinaryPrimitives.ReadUInt32LittleEndian(sizeBytes);
-
-        op = IoctlTable.Find(command);
         if (op is null || op.Number != command)
             return Errno.ENOTTY;
         if (userSize < op.MinSize)
@@ -68,25 +72,26 @@ public static class IoctlDispatcher
     /// </summary>
     private static Errno CopyStructFromUser(Core.Memory.IUserMemory memory, ulong arg, uint userSize, Span<byte> buffer)
     {
-        var known = (int)Math.Min(userSize, (uint)buffer.Length);
-        if (memory.Read(arg, buffer[..known]) != Errno.Ok)
-            return Errno.EFAULT;
-        if (userSize <= buffer.Length)
-            return Errno.Ok;
-        Span<byte> chunk = stackalloc byte[512];
-        var at = arg + (ulong)buffer.Length;
-        var left = (ulong)userSize - (ulong)buffer.Length;
-        while (left > 0)
+        // The tail is checked before the struct is copied, and page by page: a non-zero byte is
+        // E2BIG even when unreadable memory follows it, as the kernel's word-wise scan finds it first.
+        if (userSize > buffer.Length)
         {
-            var n = (int)Math.Min(left, (ulong)chunk.Length);
-            if (memory.Read(at, chunk[..n]) != Errno.Ok)
-                return Errno.EFAULT;
-            if (chunk[..n].ContainsAnyExcept((byte)0))
-                return Errno.E2BIG;
-            at += (ulong)n;
-            left -= (ulong)n;
+            Span<byte> chunk = stackalloc byte[(int)Core.CpuPage.Size];
+            var at = arg + (ulong)buffer.Length;
+            var left = (ulong)userSize - (ulong)buffer.Length;
+            while (left > 0)
+            {
+                var n = (int)Math.Min(left, Core.CpuPage.Size - Core.CpuPage.Offset(at));
+                if (memory.Read(at, chunk[..n]) != Errno.Ok)
+                    return Errno.EFAULT;
+                if (chunk[..n].ContainsAnyExcept((byte)0))
+                    return Errno.E2BIG;
+                at += (ulong)n;
+                left -= (ulong)n;
+            }
         }
-        return Errno.Ok;
+        var known = (int)Math.Min(userSize, (uint)buffer.Length);
+        return memory.Read(arg, buffer[..known]) == Errno.Ok ? Errno.Ok : Errno.EFAULT;
     }
 
     private static IoctlEvent Describe(IommufdContext context, uint command, ulong arg, IoctlOp? op, string? input, Errno rc, TimeSpan elapsed)

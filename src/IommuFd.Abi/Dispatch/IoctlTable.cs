@@ -14,6 +14,10 @@ public static class IoctlTable
 
     public static IEnumerable<IoctlOp> All => Ops.OfType<IoctlOp>();
 
+    /// <summary>True when the command's number falls inside the table (0x80 up to the self-test command).</summary>
+    public static bool InRange(uint command) =>
+        IoctlNumbers.NumberOf(command) - IoctlNumbers.CommandBase < (uint)Ops.Length;
+
     /// <summary>The row for <paramref name="command"/>'s number, if any; the caller compares the full number.</summary>
     public static IoctlOp? Find(uint command)
     {

@@ -7,7 +7,7 @@ public sealed partial class IoPageTable
 {
     /// <summary>
     /// Finds free, unreserved IOVA for <paramref name="length"/> bytes. The alignment keeps the user
-    /// address's own alignment (so huge pages stay possible) and the page offset; IOVA 0 and the
+    /// address's own alignment up to a huge page (so huge pages stay possible) and the page offset; IOVA 0 and the
     /// top page are never handed out. ENOSPC when no hole fits.
     /// </summary>
     private Errno AllocateIova(ulong userAddress, ulong length, out ulong iova)
@@ -19,6 +19,8 @@ public sealed partial class IoPageTable
         var alignment = BitOperations.RoundUpToPowerOf2(length);
         if (userAddress != 0)
             alignment = Math.Min(alignment, 1UL << BitOperations.TrailingZeroCount(userAddress));
+        // Beyond a huge page more alignment buys nothing and only wastes IOVA.
+        alignment = Math.Min(alignment, CpuPage.HugeSize);
         if (alignment < _iovaAlignment)
             return Errno.EINVAL;
 

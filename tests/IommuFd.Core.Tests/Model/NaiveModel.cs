@@ -198,6 +198,7 @@ public sealed class ModelWorld
         var align = BitOperations.RoundUpToPowerOf2(length);
         if (userAddress != 0)
             align = Math.Min(align, userAddress & (~userAddress + 1));
+        align = Math.Min(align, 2UL << 20);
         if (align < ioas.Alignment)
             return Errno.EINVAL;
         var pageOffset = userAddress % 4096;

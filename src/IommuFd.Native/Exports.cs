@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+
+namespace IommuFd.Native;
+
+/// <summary>
+/// The C ABI of native/preload/iommufd_emu.h. Nothing may unwind into C: every export catches
+/// everything and answers with an errno (ENOMEM for out-of-memory, EIO for anything else).
+/// </summary>
+internal static unsafe class Exports
+{
+    private const int EIO = 5;
+    private const int ENOMEM = 12;
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_init")]
+    public static int Init(HostCallbacks* host)
+    {
+        try
+        {
+            return Engine.Initialize(host);
+        }
+        catch (Exception e)
+        {
+            return Failure(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_open")]
+    public static long Open()
+    {
+        try
+        {
+            return Engine.Open();
+        }
+        catch (Exception e)
+        {
+            return Failure(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_ioctl")]
+    public static int Ioctl(long context, ulong command, ulong arg)
+    {
+        try
+        {
+            return Engine.Ioctl(context, command, arg);
+        }
+        catch (Exception e)
+        {
+            return Failure(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_close")]
+    public static void Close(long context)
+    {
+        try
+        {
+            Engine.Close(context);
+        }
+        catch
+        {
+            // Closing cannot report failure; a context that failed to tear down is leaked.
+        }
+    }
+
+    private static int Failure(Exception e) => e is OutOfMemoryException ? -ENOMEM : -EIO;
+}

@@ -1,0 +1,67 @@
+namespace IommuFd.Native;
+
+/// <summary>
+/// Notices, at no syscall cost, that the engine is running in a child created by fork(): a
+/// private page marked MADV_WIPEONFORK reads as zero in every child. Where the kernel lacks
+/// MADV_WIPEONFORK (before 4.14) the pid is compared instead, one getpid() per call.
+/// </summary>
+internal static unsafe class ForkGuard
+{
+    private const int Armed = 1;
+    private const int Rearming = 2;
+
+    private static int* _flag;
+    private static int _pid;
+
+    public static void Initialize()
+    {
+        _pid = Libc.GetPid();
+        var page = Libc.Mmap(0, 4096, Libc.ProtRead | Libc.ProtWrite, Libc.MapPrivate | Libc.MapAnonymous, -1, 0);
+        if (page == Libc.MapFailed)
+            return;
+        if (Libc.Madvise(page, 4096, Libc.MadvWipeOnFork) != 0)
+            return; // the page stays mapped, unused: the pid check takes over
+        _flag = (int*)page;
+        Volatile.Write(ref *_flag, Armed);
+    }
+
+    /// <summary>The process that owns the engine's current state.</summary>
+    public static int Pid => _pid;
+
+    /// <summary>
+    /// Runs <paramref name="onFork"/> exactly once in a process that forked from the one that last
+    /// armed the guard, before any other caller proceeds; true when it ran in this call.
+    /// </summary>
+    public static bool CheckAndRearm(Action onFork)
+    {
+        var flag = _flag;
+        if (flag is null)
+        {
+            lock (PidLock)
+            {
+                var pid = Libc.GetPid();
+                if (pid == _pid)
+                    return false;
+                onFork();
+                _pid = pid;
+                return true;
+            }
+        }
+        if (Volatile.Read(ref *flag) == Armed)
+            return false;
+        // Wiped: the first caller in the child claims the re-arm, any other waits for it.
+        if (Interlocked.CompareExchange(ref *flag, Rearming, 0) == 0)
+        {
+            _pid = Libc.GetPid();
+            onFork();
+            Volatile.Write(ref *flag, Armed);
+            return true;
+        }
+        var spin = new SpinWait();
+        while (Volatile.Read(ref *flag) != Armed)
+            spin.SpinOnce();
+        return false;
+    }
+
+    private static readonly Lock PidLock = new();
+}

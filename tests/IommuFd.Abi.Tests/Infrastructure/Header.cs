@@ -1,0 +1,123 @@
+using System.Runtime.CompilerServices;
+using IommuFd.Abi.Uapi;
+
+namespace IommuFd.Abi.Tests.Infrastructure;
+
+/// <summary>
+/// The uAPI facts the tests rely on, written out from include/uapi/linux/iommufd.h (v6.18) rather
+/// than taken from the engine, so a wrong constant in the engine shows up as a failing test.
+/// </summary>
+public static class Header
+{
+    // _IO(';', nr): direction and size bits are zero, type ';' (0x3b) in bits 8..15.
+    public const uint Destroy = 0x3b80;
+    public const uint IoasAlloc = 0x3b81;
+    public const uint IoasAllowIovas = 0x3b82;
+    public const uint IoasCopy = 0x3b83;
+    public const uint IoasIovaRanges = 0x3b84;
+    public const uint IoasMap = 0x3b85;
+    public const uint IoasUnmap = 0x3b86;
+    public const uint Option = 0x3b87;
+
+    // struct sizes in bytes
+    public const int DestroySize = 8;
+    public const int IoasAllocSize = 12;
+    public const int IovaRangeSize = 16;
+    public const int IoasIovaRangesSize = 32;
+    public const int IoasAllowIovasSize = 24;
+    public const int IoasMapSize = 40;
+    public const int IoasCopySize = 40;
+    public const int IoasUnmapSize = 24;
+    public const int OptionSize = 24;
+
+    // enum iommufd_ioas_map_flags
+    public const uint FixedIova = 1 << 0;
+    public const uint Writeable = 1 << 1;
+    public const uint Readable = 1 << 2;
+    public const uint ReadWrite = Readable | Writeable;
+
+    // enum iommufd_option / iommufd_option_ops
+    public const uint OptionRlimitMode = 0;
+    public const uint OptionHugePages = 1;
+    public const ushort OpSet = 0;
+    public const ushort OpGet = 1;
+
+    /// <summary>The ioctl number for a uAPI struct type.</summary>
+    public static uint NumberOf<T>() where T : unmanaged =>
+        typeof(T) == typeof(IommuDestroy) ? Destroy
+        : typeof(T) == typeof(IommuIoasAlloc) ? IoasAlloc
+        : typeof(T) == typeof(IommuIoasAllowIovas) ? IoasAllowIovas
+        : typeof(T) == typeof(IommuIoasCopy) ? IoasCopy
+        : typeof(T) == typeof(IommuIoasIovaRanges) ? IoasIovaRanges
+        : typeof(T) == typeof(IommuIoasMap) ? IoasMap
+        : typeof(T) == typeof(IommuIoasUnmap) ? IoasUnmap
+        : typeof(T) == typeof(IommuOption) ? Option
+        : throw new ArgumentException($"{typeof(T).Name} is not an ioctl struct");
+
+    public static uint SizeOf<T>() where T : unmanaged => (uint)Unsafe.SizeOf<T>();
+}
+
+/// <summary>Builders for command structs with <c>size</c> filled in.</summary>
+public static class Cmd
+{
+    public static IommuDestroy Destroy(uint id) => new() { Size = Header.SizeOf<IommuDestroy>(), Id = id };
+
+    public static IommuIoasAlloc IoasAlloc(uint flags = 0) => new() { Size = Header.SizeOf<IommuIoasAlloc>(), Flags = flags };
+
+    public static IommuIoasMap Map(uint ioasId, ulong userVa, ulong length, ulong iova = 0, uint flags = Header.ReadWrite) => new()
+    {
+        Size = Header.SizeOf<IommuIoasMap>(),
+        Flags = flags,
+        IoasId = ioasId,
+        UserVa = userVa,
+        Length = length,
+        Iova = iova,
+    };
+
+    public static IommuIoasMap MapFixed(uint ioasId, ulong iova, ulong userVa, ulong length, uint flags = Header.ReadWrite) =>
+        Map(ioasId, userVa, length, iova, flags | Header.FixedIova);
+
+    public static IommuIoasCopy Copy(uint dstIoasId, uint srcIoasId, ulong srcIova, ulong length, ulong dstIova = 0, uint flags = Header.ReadWrite) => new()
+    {
+        Size = Header.SizeOf<IommuIoasCopy>(),
+        Flags = flags,
+        DstIoasId = dstIoasId,
+        SrcIoasId = srcIoasId,
+        Length = length,
+        DstIova = dstIova,
+        SrcIova = srcIova,
+    };
+
+    public static IommuIoasUnmap Unmap(uint ioasId, ulong iova, ulong length) => new()
+    {
+        Size = Header.SizeOf<IommuIoasUnmap>(),
+        IoasId = ioasId,
+        Iova = iova,
+        Length = length,
+    };
+
+    public static IommuIoasIovaRanges IovaRanges(uint ioasId, uint numIovas, ulong array) => new()
+    {
+        Size = Header.SizeOf<IommuIoasIovaRanges>(),
+        IoasId = ioasId,
+        NumIovas = numIovas,
+        AllowedIovas = array,
+    };
+
+    public static IommuIoasAllowIovas AllowIovas(uint ioasId, uint numIovas, ulong array) => new()
+    {
+        Size = Header.SizeOf<IommuIoasAllowIovas>(),
+        IoasId = ioasId,
+        NumIovas = numIovas,
+        AllowedIovas = array,
+    };
+
+    public static IommuOption Option(uint optionId, ushort op, uint objectId = 0, ulong val64 = 0) => new()
+    {
+        Size = Header.SizeOf<IommuOption>(),
+        OptionId = optionId,
+        Op = op,
+        ObjectId = objectId,
+        Val64 = val64,
+    };
+}
