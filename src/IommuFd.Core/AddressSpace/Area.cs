@@ -16,6 +16,7 @@ internal sealed class Area : SpanNode
         Last = iova + (length - 1);
         StartByte = startByte;
         Prot = prot;
+        UserAddress = pages.Uptr + startByte;
     }
 
     public UserPages Pages { get; }
@@ -26,8 +27,8 @@ internal sealed class Area : SpanNode
 
     public ulong Length => Last - Start + 1;
 
-    /// <summary>User address the first IOVA of the area translates to.</summary>
-    public ulong UserAddress => Pages.Uptr + StartByte;
+    /// <summary>User address the first IOVA of the area translates to (kept inline: look-ups then touch one object).</summary>
+    public ulong UserAddress { get; }
 
     /// <summary>Offset of the area's first byte within its CPU page.</summary>
     public ulong PageOffset => CpuPage.Offset(StartByte);

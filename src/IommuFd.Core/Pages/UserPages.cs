@@ -11,8 +11,12 @@ namespace IommuFd.Core.Pages;
 /// </summary>
 internal sealed class UserPages
 {
-    private readonly Lock _lock = new();
-    private readonly RangeCounter _users = new();
+    // Created on first pin: most areas of a large IOAS without domains are never pinned, and
+    // these would otherwise double the memory each mapping costs.
+    private Lock? _lock;
+    private RangeCounter? _users;
+
+    private Lock Sync => LazyInitializer.EnsureInitialized(ref _lock);
 
     public UserPages(IUserMemory memory, MemlockAccount account, ulong userAddress, ulong length, bool writable)
     {
@@ -43,8 +47,10 @@ internal sealed class UserPages
     {
         get
         {
-            lock (_lock)
-                return _users.CoveredCount;
+            if (Volatile.Read(ref _users) is null)
+                return 0;
+            lock (Sync)
+                return _users!.CoveredCount;
         }
     }
 
@@ -54,8 +60,9 @@ internal sealed class UserPages
     /// </summary>
     public Errno Pin(ulong first, ulong last)
     {
-        lock (_lock)
+        lock (Sync)
         {
+            _users ??= new RangeCounter();
             var holes = _users.Uncovered(first, last);
             var newPages = 0UL;
             foreach (var (f, l) in holes)
@@ -82,8 +89,10 @@ internal sealed class UserPages
     /// <summary>Drops a user of page indexes [first, last]; pages no longer used are unpinned and uncharged.</summary>
     public void Unpin(ulong first, ulong last)
     {
-        lock (_lock)
+        lock (Sync)
         {
+            if (_users is null)
+                throw new InvalidOperationException("unpinning pages that were never pinned");
             var released = 0UL;
             foreach (var run in RunsReachingZero(first, last))
             {
@@ -105,7 +114,7 @@ internal sealed class UserPages
         var page = first;
         while (true)
         {
-            var count = _users.Get(page);
+            var count = _users!.Get(page);
             var runEnd = _users.RunEnd(page, last);
             if (count == 1)
                 runStart ??= page;

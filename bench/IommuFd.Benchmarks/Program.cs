@@ -1,0 +1,44 @@
+using System.Globalization;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using IommuFd.Benchmarks;
+
+// --table            plain Stopwatch loops, no BenchmarkDotNet: prints the markdown table (a few seconds).
+//   --sizes 1000,10000   table sizes (default 10^3..10^6); --budget-ms 150 time per figure and size;
+//   --strict             exit code 1 when a target fails.
+// --quick            BenchmarkDotNet with a short job (CI smoke runs); other arguments go to BenchmarkSwitcher.
+var rest = new List<string>(args);
+if (Take(rest, "--table"))
+{
+    var options = ScalingOptions.Default;
+    if (TakeValue(rest, "--sizes") is { } sizes)
+        options = options with { Sizes = [.. sizes.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] };
+    if (TakeValue(rest, "--budget-ms") is { } ms)
+        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
+    var strict = Take(rest, "--strict");
+    var report = IoPageTableScaling.RunTable(Console.Out, options);
+    return strict && !report.AllPassed ? 1 : 0;
+}
+
+IConfig config = DefaultConfig.Instance;
+if (Take(rest, "--quick"))
+{
+    config = DefaultConfig.Instance
+        .AddJob(Job.Default.WithId("Quick").WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3))
+        .WithOptions(ConfigOptions.DisableLogFile);
+}
+BenchmarkSwitcher.FromAssembly(typeof(IoPageTableScaling).Assembly).Run([.. rest], config);
+return 0;
+
+static bool Take(List<string> args, string flag) => args.Remove(flag);
+
+static string? TakeValue(List<string> args, string flag)
+{
+    var i = args.IndexOf(flag);
+    if (i < 0 || i + 1 >= args.Count)
+        return null;
+    var value = args[i + 1];
+    args.RemoveRange(i, 2);
+    return value;
+}
