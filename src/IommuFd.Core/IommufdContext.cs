@@ -18,7 +18,7 @@ public enum IovaPlacement
 /// One open <c>/dev/iommu</c>: its objects and options. The managed API that C# embedders call
 /// directly and that the ioctl layer decodes into; both get the same behaviour and errnos.
 /// </summary>
-public sealed class IommufdContext : IDisposable
+public sealed partial class IommufdContext : IDisposable
 {
     private readonly Lock _optionLock = new();
     private AccountMode _accountMode = AccountMode.User;
@@ -214,6 +214,10 @@ public sealed class IommufdContext : IDisposable
                 return;
             _disposed = true;
         }
+        // Devices are unplugged first, releasing their HWPTs; then everything is destroyed leaf first.
+        foreach (var obj in Objects.Snapshot())
+            if (obj is Devices.Device device)
+                DetachDevice(device.TypedId);
         Objects.DestroyAll();
     }
 }

@@ -37,6 +37,14 @@ public static class IoctlTable
         Add(ops, "IOMMU_IOAS_MAP", IoctlNumbers.IoasMap, static ref ulong (ref IommuIoasMap s) => ref s.Iova, IoasHandlers.Map);
         Add(ops, "IOMMU_IOAS_UNMAP", IoctlNumbers.IoasUnmap, static ref ulong (ref IommuIoasUnmap s) => ref s.Length, IoasHandlers.Unmap);
         Add(ops, "IOMMU_OPTION", IoctlNumbers.Option, static ref ulong (ref IommuOption s) => ref s.Val64, CommonHandlers.Option);
+        Add(ops, "IOMMU_VFIO_IOAS", IoctlNumbers.VfioIoas, static ref ushort (ref IommuVfioIoas s) => ref s.Reserved, CompatHandlers.VfioIoas);
+        Add(ops, "IOMMU_HWPT_ALLOC", IoctlNumbers.HwptAlloc, static ref uint (ref IommuHwptAlloc s) => ref s.Reserved, HwptHandlers.Alloc);
+        Add(ops, "IOMMU_GET_HW_INFO", IoctlNumbers.GetHwInfo, static ref byte (ref IommuHwInfo s) => ref s.Reserved2, HwptHandlers.GetHwInfo);
+        Add(ops, "IOMMU_HWPT_INVALIDATE", IoctlNumbers.HwptInvalidate, static ref uint (ref IommuHwptInvalidate s) => ref s.Reserved, HwptHandlers.Invalidate);
+        Add(ops, "IOMMU_VIOMMU_ALLOC", IoctlNumbers.ViommuAlloc, static ref uint (ref IommuViommuAlloc s) => ref s.OutViommuId, ViommuHandlers.Alloc);
+        Add(ops, "IOMMU_VDEVICE_ALLOC", IoctlNumbers.VdeviceAlloc, static ref ulong (ref IommuVdeviceAlloc s) => ref s.VirtId, ViommuHandlers.VdeviceAlloc);
+        Add(ops, "IOMMU_IOAS_CHANGE_PROCESS", IoctlNumbers.IoasChangeProcess, static ref uint (ref IommuIoasChangeProcess s) => ref s.Reserved, CompatHandlers.ChangeProcess);
+        Add(ops, "IOMMU_TEST_CMD", IoctlNumbers.TestCmd, static ref uint (ref IommuTestCmd s) => ref s.Last, TestCmdHandlers.Dispatch);
         return ops;
     }
 

@@ -117,6 +117,12 @@ public sealed class ObjectTable
             obj.Users++;
     }
 
+    public int UsersOf(IommufdObject obj)
+    {
+        lock (_lock)
+            return obj.Users;
+    }
+
     public void RemoveUser(IommufdObject obj)
     {
         lock (_lock)

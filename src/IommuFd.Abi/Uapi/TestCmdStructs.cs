@@ -1,0 +1,95 @@
+using System.Runtime.InteropServices;
+
+namespace IommuFd.Abi.Uapi;
+
+// The self-test protocol (facts from drivers/iommu/iommufd/iommufd_test.h): struct iommu_test_cmd is a
+// 16-byte header, a 48-byte union at offset 16 and a u32 `last` at 64 (72 bytes with padding).
+
+[StructLayout(LayoutKind.Explicit, Size = 72)]
+public record struct IommuTestCmd
+{
+    [FieldOffset(0)] public uint Size;
+    [FieldOffset(4)] public uint Op;
+    [FieldOffset(8)] public uint Id;
+    [FieldOffset(12)] public uint Reserved;
+    [FieldOffset(16)] public TestAddReserved AddReserved;
+    [FieldOffset(16)] public TestMockDomain MockDomain;
+    [FieldOffset(16)] public TestMockDomainReplace MockDomainReplace;
+    [FieldOffset(16)] public TestCheckMap CheckMap;
+    [FieldOffset(16)] public TestCheckRefs CheckRefs;
+    [FieldOffset(16)] public TestMemoryLimit MemoryLimit;
+    [FieldOffset(16)] public TestCheckDevCache CheckDevCache;
+    [FieldOffset(64)] public uint Last;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestAddReserved
+{
+    public ulong Start;
+    public ulong Length;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestMockDomain
+{
+    public uint OutStdevId;
+    public uint OutHwptId;
+    public uint OutIdevId;
+    public uint DevFlags;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestMockDomainReplace
+{
+    public uint PtId;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestCheckMap
+{
+    public ulong Iova;
+    public ulong Length;
+    public ulong Uptr;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestCheckRefs
+{
+    public ulong Length;
+    public ulong Uptr;
+    public uint Refs;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestMemoryLimit
+{
+    public uint Limit;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestCheckDevCache
+{
+    public uint Id;
+    public uint Cache;
+}
+
+/// <summary>IOMMU_TEST_OP_* numbers.</summary>
+public static class TestOps
+{
+    public const uint AddReserved = 1;
+    public const uint MockDomain = 2;
+    public const uint MdCheckMap = 3;
+    public const uint MdCheckRefs = 4;
+    public const uint CreateAccess = 5;
+    public const uint DestroyAccessPages = 6;
+    public const uint AccessPages = 7;
+    public const uint AccessRw = 8;
+    public const uint SetTempMemoryLimit = 9;
+    public const uint MockDomainReplace = 10;
+    public const uint AccessReplaceIoas = 11;
+    public const uint MockDomainFlags = 12;
+    public const uint Dirty = 13;
+    public const uint MdCheckIotlb = 14;
+    public const uint TriggerIopf = 15;
+    public const uint DevCheckCache = 16;
+}

@@ -1,0 +1,28 @@
+using IommuFd.Core.Devices;
+using IommuFd.Core.Domains;
+
+namespace IommuFd.Core.Drivers;
+
+/// <summary>
+/// An IOMMU driver as iommufd sees it: it makes paging domains for the devices it translates,
+/// says whether a device can use an existing domain, and reports hardware information.
+/// </summary>
+public interface IIommuDriver
+{
+    string Name { get; }
+
+    /// <summary>Whether the hardware behind <paramref name="device"/> can track dirty pages.</summary>
+    bool SupportsDirtyTracking(Device device);
+
+    /// <summary>
+    /// Allocates a paging domain for <paramref name="device"/>; <paramref name="data"/> carries
+    /// driver-specific parameters (null for the driver's defaults).
+    /// </summary>
+    Errno AllocatePagingDomain(Device device, HwptAllocFlags flags, IDriverData? data, out IIoDomain domain);
+
+    /// <summary>Whether <paramref name="device"/> may attach to <paramref name="domain"/>: EINVAL means incompatible.</summary>
+    Errno CheckAttach(Device device, IIoDomain domain);
+
+    /// <summary>Hardware information (IOMMU_GET_HW_INFO). EOPNOTSUPP for a type the driver does not report.</summary>
+    Errno GetHwInfo(Device device, uint requestedType, out HwInfo info);
+}

@@ -1,0 +1,127 @@
+using IommuFd.Core.Domains;
+using IommuFd.Core.Drivers.PageTables;
+
+namespace IommuFd.Core.Drivers.Mock;
+
+/// <summary>
+/// The mock IOMMU's paging domain: a real radix page table (<see cref="RadixPageTable{TCodec}"/>)
+/// whose output addresses are the user addresses it is given, since there is no physical memory.
+/// A single lock guards the table: the IOAS already serialises Map/Unmap, and the lock makes
+/// lookups from other threads (DMA emulation) safe, because table slots are reused after a prune
+/// and a lock-free walk could follow a stale pointer into someone else's table.
+/// </summary>
+public sealed class MockDomain : IIoDomain
+{
+    /// <summary>MOCK_PAGE_SIZE: the Default granule and smallest page.</summary>
+    public const ulong PageSize = 2048;
+
+    /// <summary>MOCK_HUGE_PAGE_SIZE.</summary>
+    public const ulong HugePageSize = 512 * PageSize;
+
+    /// <summary>MOCK_APERTURE_START / MOCK_APERTURE_LAST (the Default type only).</summary>
+    public const ulong ApertureStart = 1UL << 24;
+    public const ulong ApertureLast = (1UL << 31) - 1;
+
+    private readonly Lock _lock = new();
+    private readonly RadixPageTable<AmdV1PteCodec> _table;
+
+    public MockDomain(MockPageTableType type)
+    {
+        Type = type;
+        switch (type)
+        {
+            case MockPageTableType.Default:
+                _table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Mock2K, AmdV1Formats.Mock2K.LeafSizes);
+                Aperture = new IovaRange(ApertureStart, ApertureLast);
+                break;
+            case MockPageTableType.Huge:
+                _table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Mock2K, HugePageSize | CpuPage.Size);
+                Aperture = new IovaRange(0, AmdV1Formats.Mock2K.InputLast);
+                break;
+            case MockPageTableType.AmdV1:
+                _table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Standard4K, AmdV1Formats.Standard4K.LeafSizes);
+                Aperture = new IovaRange(0, AmdV1Formats.Standard4K.InputLast);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(type), type, "unknown mock page table type");
+        }
+        PageSizeBitmap = _table.PageSizes;
+    }
+
+    public MockPageTableType Type { get; }
+
+    public IovaRange Aperture { get; }
+
+    public ulong PageSizeBitmap { get; }
+
+    /// <summary>The lowest page size: the alignment of every IOVA, address and length.</summary>
+    public ulong SmallestPage => _table.SmallestPage;
+
+    /// <summary>
+    /// EINVAL: iova, user address or length not a multiple of the smallest page, or the range leaves the
+    /// aperture (or wraps). EEXIST: part of it is already mapped. Length 0 is a successful no-op once
+    /// the alignment check has passed (as in the kernel's iommu_map).
+    /// </summary>
+    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot)
+    {
+        var smallest = _table.SmallestPage;
+        if (((iova | userAddress | length) & (smallest - 1)) != 0)
+            return Errno.EINVAL;
+        if (length == 0)
+            return Errno.Ok;
+        if (!IovaRange.TryFromLength(iova, length, out var range) || !Aperture.Contains(range))
+            return Errno.EINVAL;
+        lock (_lock)
+            return _table.Map(iova, userAddress, length, prot);
+    }
+
+    /// <summary>Unmaps what is mapped in the range; holes are skipped, leaves cut through are split.</summary>
+    public void Unmap(ulong iova, ulong length)
+    {
+        lock (_lock)
+            _table.Unmap(iova, length);
+    }
+
+    /// <summary>The output (user) address <paramref name="iova"/> translates to, or null when unmapped.</summary>
+    public ulong? IovaToPhys(ulong iova) => Translate(iova, out _);
+
+    /// <summary>Like <see cref="IovaToPhys"/>, also giving the leaf's permissions (None when unmapped).</summary>
+    public ulong? Translate(ulong iova, out IoProt prot)
+    {
+        PageTranslation? t;
+        lock (_lock)
+            t = _table.Translate(iova);
+        prot = t?.Prot ?? IoProt.None;
+        return t?.OutputAddress;
+    }
+
+    /// <summary>Tables allocated, the root included.</summary>
+    public int TableCount
+    {
+        get
+        {
+            lock (_lock)
+                return _table.TableCount;
+        }
+    }
+
+    /// <summary>Leaves of <paramref name="pageSize"/> bytes currently present.</summary>
+    public long LeafCount(ulong pageSize)
+    {
+        lock (_lock)
+            return _table.LeafCount(pageSize);
+    }
+
+    /// <summary>Bytes of IOVA currently translated.</summary>
+    public ulong MappedBytes
+    {
+        get
+        {
+            lock (_lock)
+                return _table.MappedBytes;
+        }
+    }
+
+    /// <summary>The page table itself, for tests and diagnostics; callers must not race it with Map/Unmap.</summary>
+    internal RadixPageTable<AmdV1PteCodec> PageTable => _table;
+}

@@ -1,0 +1,91 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using IommuFd.Core.Devices;
+using IommuFd.Core.Domains;
+
+namespace IommuFd.Core.Drivers.Mock;
+
+/// <summary>
+/// The self-test's mock IOMMU: page-table domains with a 2 KiB IO page and the mock aperture,
+/// dirty tracking unless a device says otherwise, and the self-test hardware-info record.
+/// Facts from the kernel's iommufd_test.h and selftest.c; the design is ours.
+/// </summary>
+public sealed class MockIommuDriver : IIommuDriver
+{
+    public const uint HwInfoTypeSelftest = 0xfeedbeef;
+    public const uint HwInfoRegisterValue = 0xdeadbeef;
+    public const uint HwptDataSelftest = 0xdead;
+    public const int PasidWidth = 20;
+    private const ulong CapabilityDirtyTracking = 1;
+
+    public static readonly MockIommuDriver Instance = new();
+
+    /// <summary>Domains allocated with dirty tracking: a device that cannot track dirty pages may not join them.</summary>
+    private readonly ConditionalWeakTable<IIoDomain, object> _dirtyDomains = [];
+
+    public string Name => "mock";
+
+    public bool SupportsDirtyTracking(Device device) => !StateOf(device).Flags.HasFlag(MockDeviceFlags.NoDirty);
+
+    public Errno AllocatePagingDomain(Device device, HwptAllocFlags flags, IDriverData? data, out IIoDomain domain)
+    {
+        domain = null!;
+        const HwptAllocFlags supported = HwptAllocFlags.DirtyTracking | HwptAllocFlags.NestParent | HwptAllocFlags.Pasid;
+        if ((flags & ~supported) != 0)
+            return Errno.EOPNOTSUPP;
+        if (flags.HasFlag(HwptAllocFlags.DirtyTracking) && !SupportsDirtyTracking(device))
+            return Errno.EOPNOTSUPP;
+        var type = MockPageTableType.Default;
+        if (data is not null && data.Type != 0)
+        {
+            if (data.Type != HwptDataSelftest)
+                return Errno.EOPNOTSUPP;
+            // struct iommu_hwpt_selftest { u32 iotlb; u32 pagetable_type; }: at least iotlb, at most both.
+            if (data.Length < 4 || data.Length > 8)
+                return Errno.EINVAL;
+            Span<byte> bytes = stackalloc byte[8];
+            bytes.Clear();
+            var rc = data.CopyTo(bytes[..(int)data.Length]);
+            if (rc != Errno.Ok)
+                return rc;
+            var requested = BinaryPrimitives.ReadUInt32LittleEndian(bytes[4..]);
+            if (requested > (uint)MockPageTableType.AmdV1)
+                return Errno.EOPNOTSUPP;
+            type = (MockPageTableType)requested;
+        }
+        domain = new MockDomain(type);
+        if (flags.HasFlag(HwptAllocFlags.DirtyTracking))
+            _dirtyDomains.Add(domain, this);
+        return Errno.Ok;
+    }
+
+    public Errno CheckAttach(Device device, IIoDomain domain)
+    {
+        if (domain is not MockDomain)
+            return Errno.EINVAL;
+        if (_dirtyDomains.TryGetValue(domain, out _) && !SupportsDirtyTracking(device))
+            return Errno.EINVAL;
+        return Errno.Ok;
+    }
+
+    public Errno GetHwInfo(Device device, uint requestedType, out HwInfo info)
+    {
+        info = null!;
+        if (requestedType != 0 && requestedType != HwInfoTypeSelftest)
+            return Errno.EOPNOTSUPP;
+        var data = new byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(4), HwInfoRegisterValue);
+        var flags = StateOf(device).Flags;
+        info = new HwInfo(HwInfoTypeSelftest, data,
+            flags.HasFlag(MockDeviceFlags.NoDirty) ? 0 : CapabilityDirtyTracking,
+            flags.HasFlag(MockDeviceFlags.Pasid) ? (byte)PasidWidth : (byte)0);
+        return Errno.Ok;
+    }
+
+    public static MockDeviceState StateOf(Device device) =>
+        device.DriverState as MockDeviceState ?? throw new InvalidOperationException("not a mock device");
+
+    /// <summary>A new mock device: its own group, no reserved regions (the mock reports none).</summary>
+    public Device CreateDevice(MockDeviceFlags flags) =>
+        new(this, new DeviceGroup("mock"), [], new MockDeviceState(flags));
+}

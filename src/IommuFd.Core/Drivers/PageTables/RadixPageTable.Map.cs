@@ -1,0 +1,116 @@
+using System.Numerics;
+
+namespace IommuFd.Core.Drivers.PageTables;
+
+public sealed partial class RadixPageTable<TCodec>
+{
+    // Everything in [start of the current Map, _mapCursor) was written by that call; rollback unmaps it.
+    private ulong _mapCursor;
+
+    /// <summary>
+    /// Maps [iova, iova+length) to output addresses from <paramref name="outputAddress"/>, all or nothing.
+    /// EINVAL: iova, output address or length not a multiple of the smallest page, or a range that wraps
+    /// or leaves the input / output width. EEXIST: some part is already mapped. Length 0 is a no-op.
+    /// </summary>
+    public Errno Map(ulong iova, ulong outputAddress, ulong length, IoProt prot)
+    {
+        if (((iova | outputAddress | length) & (_smallestPage - 1)) != 0)
+            return Errno.EINVAL;
+        if (length == 0)
+            return Errno.Ok;
+        var last = iova + (length - 1);
+        var outputLast = outputAddress + (length - 1);
+        if (last < iova || last > _format.InputLast || outputLast < outputAddress || outputLast > _format.OutputLast)
+            return Errno.EINVAL;
+
+        Grow(last);
+        _mapCursor = iova;
+        var rc = MapRange(_root, _top, iova, last, outputAddress, prot);
+        if (rc != Errno.Ok)
+        {
+            if (_mapCursor != iova)
+                UnmapRange(_root, _top, iova, _mapCursor - 1);
+            Collapse();
+            return rc;
+        }
+        MappedBytes += length;
+        return Errno.Ok;
+    }
+
+    /// <summary>Maps [iova, last] inside the table in <paramref name="slot"/>, left to right.</summary>
+    private Errno MapRange(int slot, int level, ulong iova, ulong last, ulong outputAddress, IoProt prot)
+    {
+        var table = _store[slot];
+        var shift = _levelShift[level];
+        while (true)
+        {
+            var index = Index(iova, level);
+            var sizeLog2 = PickLeaf(level, iova, outputAddress, last - iova);
+            ulong step;
+            if (sizeLog2 >= 0)
+            {
+                var count = 1 << (sizeLog2 - shift);
+                var run = table.AsSpan(index, count);
+                if (run.IndexOfAnyExcept(0UL) >= 0)
+                    return Errno.EEXIST;
+                run.Fill(_codec.EncodeLeaf(outputAddress, sizeLog2, level, prot));
+                _store.Used(slot) += count;
+                _leafCounts[sizeLog2]++;
+                step = 1UL << sizeLog2;
+                _mapCursor = iova + step;
+            }
+            else
+            {
+                if (level == 0)
+                    return Errno.EINVAL;
+                var pte = table[index];
+                int child;
+                switch (_codec.Kind(pte))
+                {
+                    case PteKind.Empty:
+                        child = _store.Allocate();
+                        table[index] = _codec.EncodeTable(_store.AddressOf(child), level - 1);
+                        _store.Used(slot)++;
+                        break;
+                    case PteKind.Table:
+                        child = _store.SlotOf(_codec.TableAddress(pte));
+                        break;
+                    default:
+                        return Errno.EEXIST;
+                }
+                var chunkLast = Math.Min(last, iova | ((1UL << shift) - 1));
+                var rc = MapRange(child, level - 1, iova, chunkLast, outputAddress, prot);
+                if (rc != Errno.Ok)
+                    return rc;
+                step = chunkLast - iova + 1;
+            }
+            if (step - 1 == last - iova)
+                return Errno.Ok;
+            iova += step;
+            outputAddress += step;
+        }
+    }
+
+    /// <summary>
+    /// log2 of the largest page placeable at <paramref name="level"/> that both addresses are aligned to
+    /// and the remaining length holds; -1 when the piece must go to a lower level.
+    /// </summary>
+    private int PickLeaf(int level, ulong iova, ulong outputAddress, ulong remainingMinusOne)
+    {
+        var candidates = _levelSizes[level];
+        if (candidates == 0)
+            return -1;
+        var both = iova | outputAddress;
+        if (both != 0)
+        {
+            var alignment = both & (0 - both);
+            candidates &= alignment | (alignment - 1);
+        }
+        if (remainingMinusOne != ulong.MaxValue)
+        {
+            var fits = 1UL << BitOperations.Log2(remainingMinusOne + 1);
+            candidates &= fits | (fits - 1);
+        }
+        return candidates == 0 ? -1 : BitOperations.Log2(candidates);
+    }
+}

@@ -1,0 +1,95 @@
+namespace IommuFd.Core.Drivers.PageTables;
+
+public sealed partial class RadixPageTable<TCodec>
+{
+    /// <summary>
+    /// Unmaps whatever is mapped in [iova, iova+length) and returns how many bytes that was. A leaf
+    /// only partly inside is split: it is removed and the parts outside are mapped again with smaller
+    /// pages. Tables left empty are freed. Both arguments must be multiples of the smallest page.
+    /// </summary>
+    public ulong Unmap(ulong iova, ulong length)
+    {
+        if (length == 0)
+            return 0;
+        var last = iova + (length - 1);
+        if (((iova | length) & (_smallestPage - 1)) != 0 || last < iova)
+            throw new ArgumentException($"unmap 0x{iova:x}+0x{length:x} is not aligned to 0x{_smallestPage:x} or wraps");
+        return UnmapInclusive(iova, last);
+    }
+
+    /// <summary>Unmaps everything, down to the bare root.</summary>
+    public ulong Clear() => UnmapInclusive(0, ulong.MaxValue);
+
+    private ulong UnmapInclusive(ulong iova, ulong last)
+    {
+        var cover = CoverLast;
+        if (iova > cover)
+            return 0;
+        var removed = UnmapRange(_root, _top, iova, Math.Min(last, cover));
+        MappedBytes -= removed;
+        Collapse();
+        return removed;
+    }
+
+    /// <summary>Unmaps [start, last] (inside the table's span) from the table in <paramref name="slot"/>.</summary>
+    private ulong UnmapRange(int slot, int level, ulong start, ulong last)
+    {
+        var table = _store[slot];
+        var shift = _levelShift[level];
+        var tableBase = start & ~_tableSpanMask[level];
+        var end = Index(last, level);
+        var removed = 0UL;
+        for (var i = Index(start, level); i <= end; i++)
+        {
+            var pte = table[i];
+            switch (_codec.Kind(pte))
+            {
+                case PteKind.Empty:
+                    continue;
+                case PteKind.Table:
+                {
+                    var entryBase = tableBase + ((ulong)i << shift);
+                    var entryLast = entryBase + ((1UL << shift) - 1);
+                    var child = _store.SlotOf(_codec.TableAddress(pte));
+                    removed += UnmapRange(child, level - 1, Math.Max(start, entryBase), Math.Min(last, entryLast));
+                    if (_store.Used(child) == 0)
+                    {
+                        _store.Free(child);
+                        table[i] = 0;
+                        _store.Used(slot)--;
+                    }
+                    break;
+                }
+                default:
+                {
+                    var leaf = _codec.DecodeLeaf(pte, level);
+                    var count = 1 << (leaf.SizeLog2 - shift);
+                    var runFirst = i & ~(count - 1);
+                    var leafBase = tableBase + ((ulong)runFirst << shift);
+                    var leafLast = leafBase + ((1UL << leaf.SizeLog2) - 1);
+                    table.AsSpan(runFirst, count).Clear();
+                    _store.Used(slot) -= count;
+                    _leafCounts[leaf.SizeLog2]--;
+                    var cutStart = Math.Max(start, leafBase);
+                    var cutLast = Math.Min(last, leafLast);
+                    removed += cutLast - cutStart + 1;
+                    // Software has no walker to race with, so the split needs no break-before-make.
+                    if (leafBase < cutStart)
+                        Remap(slot, level, leafBase, cutStart - 1, leaf.OutputAddress, leaf.Prot);
+                    if (cutLast < leafLast)
+                        Remap(slot, level, cutLast + 1, leafLast, leaf.OutputAddress + (cutLast + 1 - leafBase), leaf.Prot);
+                    i = runFirst + count - 1;
+                    break;
+                }
+            }
+        }
+        return removed;
+    }
+
+    /// <summary>Maps back the kept part of a split leaf; it is aligned and its entries were just cleared.</summary>
+    private void Remap(int slot, int level, ulong iova, ulong last, ulong outputAddress, IoProt prot)
+    {
+        if (MapRange(slot, level, iova, last, outputAddress, prot) != Errno.Ok)
+            throw new InvalidOperationException($"splitting a leaf failed to remap 0x{iova:x}..0x{last:x}");
+    }
+}

@@ -1,0 +1,396 @@
+using IommuFd.Core.Devices;
+using IommuFd.Core.Drivers;
+using IommuFd.Core.Objects;
+
+namespace IommuFd.Core;
+
+/// <summary>
+/// Devices and hardware page tables: binding, attaching to an IOAS (reusing or creating an
+/// automatic HWPT) or to an HWPT, replacing, detaching, and explicit HWPT allocation.
+/// Every attach decision runs under <see cref="_attachLock"/> (see <see cref="LockOrder"/>).
+/// </summary>
+public sealed partial class IommufdContext
+{
+    private readonly Lock _attachLock = new();
+
+    /// <summary>Binds a device to this context: it gets an ID and can then attach.</summary>
+    public Errno BindDevice(Device device, out DeviceId id)
+    {
+        id = default;
+        var rc = Objects.Reserve(device);
+        if (rc != Errno.Ok)
+            return rc;
+        Objects.Publish(device);
+        id = device.TypedId;
+        return Errno.Ok;
+    }
+
+    /// <summary>Detaches and removes a bound device (what a bus driver's unbind does).</summary>
+    public Errno UnbindDevice(DeviceId id)
+    {
+        var rc = DetachDevice(id);
+        if (rc != Errno.Ok)
+            return rc;
+        return Objects.Destroy(id);
+    }
+
+    /// <summary>
+    /// Attaches a device to <paramref name="ptId"/>: an HWPT is used as is; for an IOAS the first
+    /// compatible automatic HWPT is reused, else a new one is created and filled. EBUSY when the
+    /// device is already attached, ENOENT for unknown IDs, EINVAL for an object of another kind.
+    /// </summary>
+    public Errno AttachDevice(DeviceId deviceId, ObjectId ptId, out HwptId hwptId)
+    {
+        hwptId = default;
+        var rc = Objects.TryHold<Device>(deviceId, out var device);
+        if (rc != Errno.Ok)
+            return rc;
+        try
+        {
+            lock (_attachLock)
+            {
+                if (device.Attached is not null)
+                    return Errno.EBUSY;
+                rc = Objects.TryHold<IommufdObject>(ptId, out var pt);
+                if (rc != Errno.Ok)
+                    return rc;
+                try
+                {
+                    HwptPaging? hwpt = null;
+                    rc = pt switch
+                    {
+                        HwptPaging h => AttachToHwptLocked(device, hwpt = h),
+                        Ioas ioas => AttachAutoLocked(device, ioas, out hwpt),
+                        _ => Errno.EINVAL,
+                    };
+                    if (rc == Errno.Ok)
+                        hwptId = hwpt!.TypedId;
+                    return rc;
+                }
+                finally
+                {
+                    Objects.Release(pt);
+                }
+            }
+        }
+        finally
+        {
+            Objects.Release(device);
+        }
+    }
+
+    /// <summary>
+    /// Moves an attached device (with its group) to another HWPT or IOAS without a window where
+    /// its DMA is unmapped. EINVAL when not attached; replacing with the current HWPT is a no-op.
+    /// </summary>
+    public Errno ReplaceDevice(DeviceId deviceId, ObjectId ptId, out HwptId hwptId)
+    {
+        hwptId = default;
+        var rc = Objects.TryHold<Device>(deviceId, out var device);
+        if (rc != Errno.Ok)
+            return rc;
+        try
+        {
+            lock (_attachLock)
+            {
+                if (device.Attached is not { } current)
+                    return Errno.EINVAL;
+                rc = Objects.TryHold<IommufdObject>(ptId, out var pt);
+                if (rc != Errno.Ok)
+                    return rc;
+                try
+                {
+                    HwptPaging? target = null;
+                    rc = pt switch
+                    {
+                        HwptPaging h => Ok(target = h),
+                        Ioas ioas => FindOrCreateAutoForReplaceLocked(device, ioas, out target),
+                        _ => Errno.EINVAL,
+                    };
+                    if (rc != Errno.Ok)
+                        return rc;
+                    rc = ReplaceLocked(device, current, target!);
+                    if (rc == Errno.Ok)
+                        hwptId = target!.TypedId;
+                    return rc;
+                }
+                finally
+                {
+                    Objects.Release(pt);
+                }
+            }
+        }
+        finally
+        {
+            Objects.Release(device);
+        }
+    }
+
+    /// <summary>Detaches a device; detaching one that is not attached does nothing.</summary>
+    public Errno DetachDevice(DeviceId deviceId)
+    {
+        var rc = Objects.TryHold<Device>(deviceId, out var device);
+        if (rc != Errno.Ok)
+            return rc;
+        try
+        {
+            lock (_attachLock)
+                DetachLocked(device);
+            return Errno.Ok;
+        }
+        finally
+        {
+            Objects.Release(device);
+        }
+    }
+
+    /// <summary>
+    /// IOMMU_HWPT_ALLOC for a kernel-managed (paging) HWPT on an IOAS. Validation follows the
+    /// kernel: unknown device ENOENT, unknown pt EINVAL, unsupported flags EOPNOTSUPP, then the
+    /// driver, then filling the domain from the IOAS. The new HWPT narrows the IOAS at once.
+    /// </summary>
+    public Errno AllocHwpt(DeviceId deviceId, ObjectId ptId, HwptAllocFlags flags, IDriverData? data, out HwptId hwptId)
+    {
+        hwptId = default;
+        var rc = Objects.TryHold<Device>(deviceId, out var device);
+        if (rc != Errno.Ok)
+            return rc;
+        try
+        {
+            if (Objects.TryHold<IommufdObject>(ptId, out var pt) != Errno.Ok)
+                return Errno.EINVAL;
+            try
+            {
+                if (pt is not Ioas ioas)
+                    // Nested HWPTs (on a paging parent or a vIOMMU) are not modelled yet.
+                    return pt is HwptPaging ? Errno.EOPNOTSUPP : Errno.EINVAL;
+                if ((flags & ~HwptAllocFlags.Known) != 0)
+                    return Errno.EOPNOTSUPP;
+                if (flags.HasFlag(HwptAllocFlags.DirtyTracking) && !device.Driver.SupportsDirtyTracking(device))
+                    return Errno.EOPNOTSUPP;
+                if (flags.HasFlag(HwptAllocFlags.FaultIdValid) && flags.HasFlag(HwptAllocFlags.NestParent))
+                    return Errno.EOPNOTSUPP;
+                lock (_attachLock)
+                {
+                    rc = CreateHwptLocked(device, ioas, flags & ~HwptAllocFlags.FaultIdValid, data, autoDomain: false, attachFirst: false, out var hwpt);
+                    if (rc != Errno.Ok)
+                        return rc;
+                    if (flags.HasFlag(HwptAllocFlags.FaultIdValid))
+                    {
+                        // No fault queue objects exist yet, so any fault ID is unknown.
+                        Objects.Abort(hwpt);
+                        hwpt.OnDestroy();
+                        return Errno.ENOENT;
+                    }
+                    Objects.Publish(hwpt);
+                    hwptId = hwpt.TypedId;
+                    return Errno.Ok;
+                }
+            }
+            finally
+            {
+                Objects.Release(pt);
+            }
+        }
+        finally
+        {
+            Objects.Release(device);
+        }
+    }
+
+    private static Errno Ok(HwptPaging _) => Errno.Ok;
+
+    /// <summary>Tries each automatic HWPT of the IOAS (EINVAL means "incompatible, next"), else makes one.</summary>
+    private Errno AttachAutoLocked(Device device, Ioas ioas, out HwptPaging? hwpt)
+    {
+        foreach (var candidate in ioas.Hwpts.Where(h => h.AutoDomain).ToList())
+        {
+            var rc = AttachToHwptLocked(device, candidate);
+            if (rc == Errno.Ok)
+            {
+                hwpt = candidate;
+                return Errno.Ok;
+            }
+            if (rc != Errno.EINVAL)
+            {
+                hwpt = null;
+                return rc;
+            }
+        }
+        var created = CreateHwptLocked(device, ioas, HwptAllocFlags.None, data: null, autoDomain: true, attachFirst: true, out var fresh);
+        hwpt = created == Errno.Ok ? fresh : null;
+        if (created == Errno.Ok)
+            Objects.Publish(fresh);
+        return created;
+    }
+
+    private Errno FindOrCreateAutoForReplaceLocked(Device device, Ioas ioas, out HwptPaging? hwpt)
+    {
+        foreach (var candidate in ioas.Hwpts.Where(h => h.AutoDomain))
+        {
+            if (ReferenceEquals(candidate, device.Attached))
+            {
+                hwpt = candidate;
+                return Errno.Ok;
+            }
+            var check = device.Driver.CheckAttach(device, candidate.Domain);
+            if (check == Errno.Ok)
+            {
+                hwpt = candidate;
+                return Errno.Ok;
+            }
+            if (check != Errno.EINVAL)
+            {
+                hwpt = null;
+                return check;
+            }
+        }
+        var rc = CreateHwptLocked(device, ioas, HwptAllocFlags.None, data: null, autoDomain: true, attachFirst: false, out var fresh);
+        hwpt = rc == Errno.Ok ? fresh : null;
+        if (rc == Errno.Ok)
+            Objects.Publish(fresh);
+        return rc;
+    }
+
+    /// <summary>
+    /// Allocates a domain and its HWPT (ID reserved, not yet published), fills it from the IOAS
+    /// and, for an attach, attaches the device first. On failure nothing remains.
+    /// </summary>
+    private Errno CreateHwptLocked(Device device, Ioas ioas, HwptAllocFlags flags, IDriverData? data, bool autoDomain, bool attachFirst, out HwptPaging hwpt)
+    {
+        hwpt = null!;
+        var rc = device.Driver.AllocatePagingDomain(device, flags, data, out var domain);
+        if (rc != Errno.Ok)
+            return rc;
+        var created = new HwptPaging(ioas, domain, device.Driver, flags, autoDomain);
+        rc = Objects.Reserve(created);
+        if (rc != Errno.Ok)
+            return rc;
+        if (attachFirst)
+        {
+            rc = AttachToHwptLocked(device, created);
+            if (rc != Errno.Ok)
+            {
+                Objects.Abort(created);
+                return rc;
+            }
+        }
+        rc = ioas.PageTable.AddDomain(domain);
+        if (rc != Errno.Ok)
+        {
+            if (attachFirst)
+                UndoAttachLocked(device, created);
+            Objects.Abort(created);
+            return rc;
+        }
+        Objects.AddUser(ioas);
+        ioas.Hwpts.Add(created);
+        created.Teardown = () =>
+        {
+            lock (_attachLock)
+                ioas.Hwpts.Remove(created);
+            ioas.PageTable.RemoveDomain(domain);
+            Objects.RemoveUser(ioas);
+        };
+        hwpt = created;
+        return Errno.Ok;
+    }
+
+    /// <summary>Attaches one device to an HWPT: driver compatibility, group rule, reserved regions.</summary>
+    private Errno AttachToHwptLocked(Device device, HwptPaging hwpt)
+    {
+        if (device.Attached is not null)
+            return Errno.EBUSY;
+        var rc = device.Driver.CheckAttach(device, hwpt.Domain);
+        if (rc != Errno.Ok)
+            return rc;
+        var group = device.Group;
+        if (group.Hwpt is not null && !ReferenceEquals(group.Hwpt, hwpt))
+            return Errno.EINVAL;
+        rc = ReserveDeviceRegions(device, hwpt.Ioas);
+        if (rc != Errno.Ok)
+            return rc;
+        device.Attached = hwpt;
+        group.Attached.Add(device);
+        group.Hwpt = hwpt;
+        Objects.AddUser(hwpt);
+        Objects.AddUser(device);
+        return Errno.Ok;
+    }
+
+    private void UndoAttachLocked(Device device, HwptPaging hwpt)
+    {
+        hwpt.Ioas.PageTable.Unreserve(device);
+        device.Attached = null;
+        device.Group.Attached.Remove(device);
+        if (device.Group.Attached.Count == 0)
+            device.Group.Hwpt = null;
+        Objects.RemoveUser(hwpt);
+        Objects.RemoveUser(device);
+    }
+
+    private void DetachLocked(Device device)
+    {
+        if (device.Attached is not { } hwpt)
+            return;
+        UndoAttachLocked(device, hwpt);
+        DestroyIfUnusedAuto(hwpt);
+    }
+
+    /// <summary>Moves the device's whole group from <paramref name="current"/> to <paramref name="target"/>.</summary>
+    private Errno ReplaceLocked(Device device, HwptPaging current, HwptPaging target)
+    {
+        if (ReferenceEquals(current, target))
+            return Errno.Ok;
+        var rc = device.Driver.CheckAttach(device, target.Domain);
+        if (rc != Errno.Ok)
+            return rc;
+        var members = device.Group.Attached.ToList();
+        if (!ReferenceEquals(current.Ioas, target.Ioas))
+        {
+            // Reserve in the new IOAS before releasing the old, so a failure changes nothing.
+            foreach (var member in members)
+            {
+                rc = ReserveDeviceRegions(member, target.Ioas);
+                if (rc != Errno.Ok)
+                {
+                    foreach (var undo in members)
+                        target.Ioas.PageTable.Unreserve(undo);
+                    return rc;
+                }
+            }
+            foreach (var member in members)
+                current.Ioas.PageTable.Unreserve(member);
+        }
+        foreach (var member in members)
+        {
+            member.Attached = target;
+            Objects.AddUser(target);
+            Objects.RemoveUser(current);
+        }
+        device.Group.Hwpt = target;
+        DestroyIfUnusedAuto(current);
+        return Errno.Ok;
+    }
+
+    private Errno ReserveDeviceRegions(Device device, Ioas ioas)
+    {
+        foreach (var region in device.ReservedRegions)
+        {
+            var rc = ioas.PageTable.Reserve(region.Start, region.Last, device);
+            if (rc != Errno.Ok)
+            {
+                ioas.PageTable.Unreserve(device);
+                return rc;
+            }
+        }
+        return Errno.Ok;
+    }
+
+    /// <summary>An automatic HWPT lives only as long as some device uses it.</summary>
+    private void DestroyIfUnusedAuto(HwptPaging hwpt)
+    {
+        if (hwpt.AutoDomain && Objects.UsersOf(hwpt) == 0)
+            Objects.Destroy(hwpt.Id);
+    }
+}

@@ -1,0 +1,46 @@
+using IommuFd.Core;
+using IommuFd.Core.Devices;
+using IommuFd.Core.Domains;
+using IommuFd.Core.Drivers;
+
+namespace IommuFd.Core.Tests.Infrastructure;
+
+/// <summary>
+/// A configurable IOMMU driver for tests: its domains are <see cref="RecordingDomain"/>s with a
+/// chosen aperture; devices are compatible with a domain only when they share its "family".
+/// </summary>
+public sealed class TestDriver(IovaRange aperture) : IIommuDriver
+{
+    private readonly Dictionary<IIoDomain, string> _families = new(ReferenceEqualityComparer.Instance);
+
+    public string Name => "test";
+
+    public List<RecordingDomain> Domains { get; } = [];
+
+    /// <summary>Map call (counted across the next domain's life) on which the next domain fails; 0 never.</summary>
+    public int NextDomainFailsOnMapCall { get; set; }
+
+    public Device CreateDevice(string family = "a", IReadOnlyList<IovaRange>? reserved = null, DeviceGroup? group = null) =>
+        new(this, group ?? new DeviceGroup(family), reserved ?? [], family);
+
+    public bool SupportsDirtyTracking(Device device) => false;
+
+    public Errno AllocatePagingDomain(Device device, HwptAllocFlags flags, IDriverData? data, out IIoDomain domain)
+    {
+        var recording = new RecordingDomain(aperture, NextDomainFailsOnMapCall);
+        NextDomainFailsOnMapCall = 0;
+        _families[recording] = (string)device.DriverState!;
+        Domains.Add(recording);
+        domain = recording;
+        return Errno.Ok;
+    }
+
+    public Errno CheckAttach(Device device, IIoDomain domain) =>
+        _families.TryGetValue(domain, out var family) && family == (string)device.DriverState! ? Errno.Ok : Errno.EINVAL;
+
+    public Errno GetHwInfo(Device device, uint requestedType, out HwInfo info)
+    {
+        info = new HwInfo(0, [], 0, 0);
+        return Errno.Ok;
+    }
+}
