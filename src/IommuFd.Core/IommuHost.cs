@@ -23,6 +23,9 @@ public sealed partial class IommuHost
 
     public IUserMemory Memory { get; }
 
+    /// <summary>Descriptors for objects that live behind a file (access, fault queue); simulated unless the shim provides real ones.</summary>
+    public Objects.IObjectFiles Files { get; set; } = new Objects.SimulatedObjectFiles();
+
     public MemlockAccount UserAccount { get; }
 
     public MemlockAccount ProcessAccount { get; }

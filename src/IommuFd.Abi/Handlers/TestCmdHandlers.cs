@@ -28,6 +28,11 @@ internal static class TestCmdHandlers
             TestOps.MdCheckRefs => CheckRefs(ref command, ref cmd),
             TestOps.SetTempMemoryLimit => SelftestSettings.SetTempMemoryLimit(cmd.MemoryLimit.Limit),
             TestOps.DevCheckCache => CheckDevCache(command.Context, ref cmd),
+            TestOps.CreateAccess => TestAccessHandlers.Create(ref command, ref cmd),
+            TestOps.AccessPages => TestAccessHandlers.Pages(ref command, ref cmd),
+            TestOps.DestroyAccessPages => TestAccessHandlers.DestroyPages(ref command, ref cmd),
+            TestOps.AccessRw => TestAccessHandlers.ReadWrite(ref command, ref cmd),
+            TestOps.AccessReplaceIoas => TestAccessHandlers.ReplaceIoas(ref command, ref cmd),
             _ => Errno.EOPNOTSUPP,
         };
     }

@@ -19,6 +19,11 @@ public record struct IommuTestCmd
     [FieldOffset(16)] public TestCheckRefs CheckRefs;
     [FieldOffset(16)] public TestMemoryLimit MemoryLimit;
     [FieldOffset(16)] public TestCheckDevCache CheckDevCache;
+    [FieldOffset(16)] public TestCreateAccess CreateAccess;
+    [FieldOffset(16)] public TestDestroyAccessPages DestroyAccessPages;
+    [FieldOffset(16)] public TestAccessPages AccessPages;
+    [FieldOffset(16)] public TestAccessRw AccessRw;
+    [FieldOffset(16)] public TestAccessReplaceIoas AccessReplaceIoas;
     [FieldOffset(64)] public uint Last;
 }
 
@@ -71,6 +76,57 @@ public record struct TestCheckDevCache
 {
     public uint Id;
     public uint Cache;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestCreateAccess
+{
+    public uint OutAccessFd;
+    public uint Flags;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestDestroyAccessPages
+{
+    public uint AccessPagesId;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestAccessPages
+{
+    public uint Flags;
+    public uint OutAccessPagesId;
+    public ulong Iova;
+    public ulong Length;
+    public ulong Uptr;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestAccessRw
+{
+    public ulong Iova;
+    public ulong Length;
+    public ulong Uptr;
+    public uint Flags;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestAccessReplaceIoas
+{
+    public uint IoasId;
+}
+
+/// <summary>Flag values of the access ops (MOCK_FLAGS_ACCESS_*, MOCK_ACCESS_RW_*).</summary>
+public static class TestAccessFlags
+{
+    public const uint CreateNeedsPinPages = 1 << 0;
+    public const uint PagesWrite = 1 << 0;
+    public const uint Syzkaller = 1 << 16;
+    public const uint RwWrite = 1 << 0;
+    public const uint RwSlowPath = 1 << 2;
+
+    /// <summary>The mock refuses single requests above this many bytes (ENOMEM).</summary>
+    public const ulong MaxRequestBytes = 16 << 20;
 }
 
 /// <summary>IOMMU_TEST_OP_* numbers.</summary>

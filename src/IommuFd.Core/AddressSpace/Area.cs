@@ -25,6 +25,12 @@ internal sealed class Area : SpanNode
 
     public IoProt Prot { get; }
 
+    /// <summary>Pins that accesses hold inside this area; unmapping it must first ask them to let go.</summary>
+    public int AccessPins { get; set; }
+
+    /// <summary>Set while an unmap waits for accesses to release the area: new pins and reads are refused.</summary>
+    public bool PreventAccess { get; set; }
+
     public ulong Length => Last - Start + 1;
 
     /// <summary>User address the first IOVA of the area translates to (kept inline: look-ups then touch one object).</summary>

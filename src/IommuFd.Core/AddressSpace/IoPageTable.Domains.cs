@@ -118,6 +118,8 @@ public sealed partial class IoPageTable
         var alignment = _largePagesDisabled ? CpuPage.Size : 1UL;
         foreach (var d in _domains)
             alignment = Math.Max(alignment, SmallestPage(d));
+        foreach (var a in _accesses)
+            alignment = Math.Max(alignment, a.IovaAlignment);
         return alignment;
     }
 

@@ -153,27 +153,44 @@ public sealed partial class IoPageTable
     private Errno UnmapRange(IovaRange range, out ulong unmapped)
     {
         unmapped = 0;
-        lock (_lock)
+        var attempts = 0;
+        while (true)
         {
-            var doomed = new List<Area>();
-            foreach (var node in _spans.Intersecting(range.Start, range.Last))
+            List<Area> pinned;
+            lock (_lock)
             {
-                if (node is not Area area)
-                    continue;
-                if (area.Start < range.Start || area.Last > range.Last)
+                var doomed = new List<Area>();
+                foreach (var node in _spans.Intersecting(range.Start, range.Last))
+                {
+                    if (node is not Area area)
+                        continue;
+                    if (area.Start < range.Start || area.Last > range.Last)
+                        return Errno.ENOENT;
+                    doomed.Add(area);
+                }
+                if (doomed.Count == 0)
                     return Errno.ENOENT;
-                doomed.Add(area);
+                pinned = doomed.FindAll(a => a.AccessPins > 0);
+                if (pinned.Count == 0)
+                {
+                    foreach (var area in doomed)
+                    {
+                        UnfillDomains(area, _domains.Count);
+                        _spans.Remove(area);
+                        unmapped += area.Length;
+                    }
+                    _areaCount -= doomed.Count;
+                    return Errno.Ok;
+                }
             }
-            if (doomed.Count == 0)
-                return Errno.ENOENT;
-            foreach (var area in doomed)
+            // Accesses hold pins here: they are told to let go (outside the lock), then we look again.
+            if (!ReleaseAccessPins(pinned, ref attempts))
             {
-                UnfillDomains(area, _domains.Count);
-                _spans.Remove(area);
-                unmapped += area.Length;
+                lock (_lock)
+                    foreach (var area in pinned)
+                        area.PreventAccess = false;
+                return Errno.EDEADLK;
             }
-            _areaCount -= doomed.Count;
-            return Errno.Ok;
         }
     }
 

@@ -257,6 +257,15 @@ public sealed class MockDomainTests
         Assert.Equal(levels, d.PageTable.Levels);
         Assert.Equal(tables, d.TableCount);
 
+        // A failing call that had grown the tree shrinks it back.
+        var fresh = new MockDomain(MockPageTableType.AmdV1);
+        Assert.Equal(Errno.Ok, fresh.Map((1UL << 39) - 0x1000, User, 0x1000, RW));
+        Assert.Equal(Errno.EEXIST, fresh.Map((1UL << 39) - 0x2000, User, (1UL << 39) + 0x2000, RW)); // maps one page, then collides
+        Assert.Null(fresh.IovaToPhys((1UL << 39) - 0x2000));
+        Assert.Equal(3, fresh.PageTable.Levels);
+        Assert.Equal(3, fresh.TableCount);
+        Assert.Null(fresh.PageTable.Validate());
+
         // Mapping over a huge leaf, or a huge leaf over small ones, is refused too.
         var h = new MockDomain(MockPageTableType.Huge);
         Assert.Equal(Errno.Ok, h.Map(MiB, User, MiB, RW));

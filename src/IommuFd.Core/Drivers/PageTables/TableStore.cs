@@ -6,7 +6,7 @@ namespace IommuFd.Core.Drivers.PageTables;
 /// so PTEs point to tables the way hardware would and no table sits at address 0. Freed tables
 /// go back to the GC apart from a few kept for reuse, so pruning really returns memory.
 /// </summary>
-public sealed class TableStore
+internal sealed class TableStore
 {
     private const int SpareLimit = 16;
 

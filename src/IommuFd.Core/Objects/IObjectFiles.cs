@@ -1,0 +1,64 @@
+namespace IommuFd.Core.Objects;
+
+/// <summary>
+/// File descriptors that name engine objects (the self-test's access fd; later fault and event
+/// queues). The shim backs them with real kernel fds; embedders and tests use a simulated table.
+/// </summary>
+public interface IObjectFiles
+{
+    /// <summary>Opens a descriptor for <paramref name="target"/>; <paramref name="onLastClose"/> runs when it is closed.</summary>
+    Errno Open(object target, Action onLastClose, out int fd);
+
+    /// <summary>The object <paramref name="fd"/> names, or null when it names none of ours.</summary>
+    object? Lookup(int fd);
+
+    /// <summary>Closes a descriptor opened here (EBADF otherwise).</summary>
+    Errno Close(int fd);
+}
+
+/// <summary>An in-memory descriptor table for embedders and tests: numbers start at 1000; <see cref="Close"/> closes.</summary>
+public sealed class SimulatedObjectFiles : IObjectFiles
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<int, (object Target, Action OnClose)> _open = [];
+    private int _next = 1000;
+
+    public Errno Open(object target, Action onLastClose, out int fd)
+    {
+        lock (_lock)
+        {
+            fd = _next++;
+            _open[fd] = (target, onLastClose);
+        }
+        return Errno.Ok;
+    }
+
+    public object? Lookup(int fd)
+    {
+        lock (_lock)
+            return _open.TryGetValue(fd, out var entry) ? entry.Target : null;
+    }
+
+    /// <summary>Closes a descriptor: EBADF when it is not open.</summary>
+    public Errno Close(int fd)
+    {
+        Action onClose;
+        lock (_lock)
+        {
+            if (!_open.Remove(fd, out var entry))
+                return Errno.EBADF;
+            onClose = entry.OnClose;
+        }
+        onClose();
+        return Errno.Ok;
+    }
+
+    public int OpenCount
+    {
+        get
+        {
+            lock (_lock)
+                return _open.Count;
+        }
+    }
+}
