@@ -24,6 +24,9 @@ public static class IoctlDispatcher
     /// <summary>Runs ioctl <paramref name="command"/> with argument <paramref name="userArg"/>: 0 or a negative errno.</summary>
     public static int Ioctl(IommufdContext context, ulong command, nint userArg)
     {
+        // Numbers outside the iommufd table belong to the VFIO compatibility API.
+        if (!IoctlTable.InRange((uint)command))
+            return Handlers.VfioCompat.Ioctl(context, (uint)command, (ulong)userArg);
         var observer = Observer;
         if (observer is null)
             return -(int)Run(context, (uint)command, (ulong)userArg, out _, out _);
