@@ -19,9 +19,13 @@ public sealed partial class IommuHost
     }
 
     /// <summary>The host for programs running under the shim: this process's memory and RLIMIT_MEMLOCK.</summary>
-    public static IommuHost ForThisProcess() => new(ProcessUserMemory.Instance, ProcessMemlockLimit());
+    public static IommuHost ForThisProcess() =>
+        new(ProcessUserMemory.Instance, ProcessMemlockLimit()) { FileMemory = ProcessFileMemory.Instance };
 
     public IUserMemory Memory { get; }
+
+    /// <summary>How file descriptors given to IOMMU_IOAS_MAP_FILE become memory; none for simulated hosts.</summary>
+    public IFileMemory FileMemory { get; set; } = NoFileMemory.Instance;
 
     /// <summary>Descriptors for objects that live behind a file (access, fault queue); simulated unless the shim provides real ones.</summary>
     public Objects.IObjectFiles Files { get; set; } = new Objects.SimulatedObjectFiles();

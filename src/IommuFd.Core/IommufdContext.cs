@@ -112,6 +112,34 @@ public sealed partial class IommufdContext : IDisposable
     }
 
     /// <summary>
+    /// IOMMU_IOAS_MAP_FILE: maps file bytes [start, +length) of descriptor <paramref name="fd"/>.
+    /// ENOENT for an unknown IOAS, then EBADF for an unknown descriptor, EINVAL past the end of file.
+    /// </summary>
+    public Errno MapFile(IoasId id, int fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova)
+    {
+        if ((prot & (IoProt.Read | IoProt.Write)) == 0)
+            return Errno.EINVAL;
+        var rc = Objects.TryHold<Ioas>(id, out var ioas);
+        if (rc != Errno.Ok)
+            return rc;
+        try
+        {
+            rc = Host.FileMemory.MapFile(fd, start, length, prot.HasFlag(IoProt.Write), out var address, out var mapping);
+            if (rc != Errno.Ok)
+                return rc;
+            rc = ioas.PageTable.MapUser(Host, AccountMode, address, length, prot | IoProt.Cache,
+                placement == IovaPlacement.Automatic, ref iova, mapping);
+            if (rc != Errno.Ok)
+                mapping.Dispose();
+            return rc;
+        }
+        finally
+        {
+            Objects.Release(ioas);
+        }
+    }
+
+    /// <summary>
     /// Maps at <paramref name="dstId"/> the memory that [srcIova, +length) of <paramref name="srcId"/>
     /// maps, sharing its pages (pinned and charged once). The source is checked before the destination.
     /// </summary>

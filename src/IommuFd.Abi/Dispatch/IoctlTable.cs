@@ -37,6 +37,7 @@ public static class IoctlTable
         Add(ops, "IOMMU_IOAS_MAP", IoctlNumbers.IoasMap, static ref ulong (ref IommuIoasMap s) => ref s.Iova, IoasHandlers.Map);
         Add(ops, "IOMMU_IOAS_UNMAP", IoctlNumbers.IoasUnmap, static ref ulong (ref IommuIoasUnmap s) => ref s.Length, IoasHandlers.Unmap);
         Add(ops, "IOMMU_OPTION", IoctlNumbers.Option, static ref ulong (ref IommuOption s) => ref s.Val64, CommonHandlers.Option);
+        Add(ops, "IOMMU_IOAS_MAP_FILE", IoctlNumbers.IoasMapFile, static ref ulong (ref IommuIoasMapFile s) => ref s.Iova, IoasHandlers.MapFile);
         Add(ops, "IOMMU_VFIO_IOAS", IoctlNumbers.VfioIoas, static ref ushort (ref IommuVfioIoas s) => ref s.Reserved, CompatHandlers.VfioIoas);
         Add(ops, "IOMMU_HWPT_ALLOC", IoctlNumbers.HwptAlloc, static ref uint (ref IommuHwptAlloc s) => ref s.Reserved, HwptHandlers.Alloc);
         Add(ops, "IOMMU_GET_HW_INFO", IoctlNumbers.GetHwInfo, static ref byte (ref IommuHwInfo s) => ref s.Reserved2, HwptHandlers.GetHwInfo);

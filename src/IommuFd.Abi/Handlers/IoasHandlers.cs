@@ -102,6 +102,23 @@ internal static class IoasHandlers
         return command.Respond(Marshal.SizeOf<IommuIoasMap>());
     }
 
+    public static Errno MapFile(ref UserCommand command)
+    {
+        ref var cmd = ref command.As<IommuIoasMapFile>();
+        if ((cmd.Flags & ~UapiValues.MapKnownFlags) != 0)
+            return Errno.EOPNOTSUPP;
+        if (cmd.Iova == ulong.MaxValue || cmd.Length == ulong.MaxValue)
+            return Errno.EOVERFLOW;
+        if ((cmd.Flags & (UapiValues.MapReadable | UapiValues.MapWriteable)) == 0)
+            return Errno.EINVAL;
+        var iova = cmd.Iova;
+        var rc = command.Context.MapFile(new IoasId(cmd.IoasId), cmd.Fd, cmd.Start, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova);
+        if (rc != Errno.Ok)
+            return rc;
+        cmd.Iova = iova;
+        return command.Respond(Marshal.SizeOf<IommuIoasMapFile>());
+    }
+
     public static Errno Copy(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuIoasCopy>();

@@ -48,14 +48,14 @@ public sealed partial class IoPageTable
     }
 
     /// <summary>Maps user memory [userAddress, +length) at <paramref name="iova"/> (or a chosen IOVA).</summary>
-    internal Errno MapUser(IommuHost host, AccountMode mode, ulong userAddress, ulong length, IoProt prot, bool allocateIova, ref ulong iova)
+    internal Errno MapUser(IommuHost host, AccountMode mode, ulong userAddress, ulong length, IoProt prot, bool allocateIova, ref ulong iova, IDisposable? backing = null)
     {
         // Facts from the kernel's page allocation: a wrapping user range is EOVERFLOW before a zero length is EINVAL.
         if (userAddress > ulong.MaxValue - length)
             return Errno.EOVERFLOW;
         if (length == 0 || length > ulong.MaxValue - CpuPage.Size)
             return Errno.EINVAL;
-        var pages = new UserPages(host.Memory, host.AccountFor(mode), userAddress, length, prot.HasFlag(IoProt.Write));
+        var pages = new UserPages(host.Memory, host.AccountFor(mode), userAddress, length, prot.HasFlag(IoProt.Write)) { Backing = backing };
         return MapSlices([new PageSlice(pages, pages.FirstByte, length)], length, prot, allocateIova, ref iova);
     }
 
@@ -123,7 +123,10 @@ public sealed partial class IoPageTable
             if (rc != Errno.Ok)
                 return rc;
             foreach (var area in areas)
+            {
                 _spans.Insert(area);
+                area.Pages.AddArea();
+            }
             _areaCount += areas.Count;
             return Errno.Ok;
         }
@@ -177,6 +180,7 @@ public sealed partial class IoPageTable
                     {
                         UnfillDomains(area, _domains.Count);
                         _spans.Remove(area);
+                        area.Pages.RemoveArea();
                         unmapped += area.Length;
                     }
                     _areaCount -= doomed.Count;

@@ -30,6 +30,21 @@ internal sealed class UserPages
 
     public IUserMemory Memory { get; }
 
+    /// <summary>What keeps the memory reachable (a file mapping), released with the last area.</summary>
+    public IDisposable? Backing { get; init; }
+
+    private int _areas;
+
+    /// <summary>Counts an area (a MAP or a COPY) that maps these pages.</summary>
+    public void AddArea() => Interlocked.Increment(ref _areas);
+
+    /// <summary>Forgets an area; the last one releases the backing.</summary>
+    public void RemoveArea()
+    {
+        if (Interlocked.Decrement(ref _areas) == 0)
+            Backing?.Dispose();
+    }
+
     public MemlockAccount Account { get; }
 
     /// <summary>Page-aligned user address of the first page.</summary>
