@@ -77,8 +77,10 @@ internal static class HwptHandlers
         cmd.EntryNum = 0;
         var rc = Validate(ref command, ref cmd, requested);
         // entry_num reports how many entries were handled, even on failure.
-        var respond = command.Respond(Marshal.SizeOf<IommuHwptInvalidate>());
-        return rc != Errno.Ok ? rc : respond;
+        // A failed write-back is EFAULT whatever the handler decided.
+        if (command.Respond(Marshal.SizeOf<IommuHwptInvalidate>()) != Errno.Ok)
+            return Errno.EFAULT;
+        return rc;
 
         static Errno Validate(ref UserCommand command, ref IommuHwptInvalidate cmd, uint requested)
         {

@@ -15,15 +15,14 @@ internal static class ViommuHandlers
     public static Errno Alloc(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuViommuAlloc>();
-        if (cmd.Flags != 0 || cmd.Reserved != 0)
+        // Type 0 (DEFAULT) is reserved, and flags must be 0: both checked before any look-up.
+        if (cmd.Flags != 0 || cmd.Type == 0)
             return Errno.EOPNOTSUPP;
         var context = command.Context;
         if (context.Objects.TryHold<Device>(new DeviceId(cmd.DevId), out var device) != Errno.Ok)
             return Errno.ENOENT;
         context.Objects.Release(device);
-        if (context.Objects.TryHold<HwptPaging>(new HwptId(cmd.HwptId), out var parent) != Errno.Ok)
-            return Errno.ENOENT;
-        context.Objects.Release(parent);
+        // The driver is asked for the type before the parent HWPT is looked up; none offers one yet.
         return Errno.EOPNOTSUPP;
     }
 

@@ -18,6 +18,17 @@ public static class Header
     public const uint IoasMap = 0x3b85;
     public const uint IoasUnmap = 0x3b86;
     public const uint Option = 0x3b87;
+    public const uint VfioIoas = 0x3b88;
+    public const uint HwptAlloc = 0x3b89;
+    public const uint GetHwInfo = 0x3b8a;
+    public const uint HwptInvalidate = 0x3b8d;
+    public const uint IoasMapFile = 0x3b8f;
+    public const uint ViommuAlloc = 0x3b90;
+    public const uint VdeviceAlloc = 0x3b91;
+    public const uint IoasChangeProcess = 0x3b92;
+
+    /// <summary>IOMMU_TEST_CMD = _IO(';', 0x80 + 32), from drivers/iommu/iommufd/iommufd_test.h.</summary>
+    public const uint TestCmd = 0x3ba0;
 
     // struct sizes in bytes
     public const int DestroySize = 8;
@@ -29,6 +40,19 @@ public static class Header
     public const int IoasCopySize = 40;
     public const int IoasUnmapSize = 24;
     public const int OptionSize = 24;
+    public const int VfioIoasSize = 12;
+    public const int HwptAllocSize = 48;
+    public const int HwptAllocMinSize = 24; // offsetofend(__reserved)
+    public const int HwInfoSize = 40;
+    public const int HwInfoMinSize = 32; // offsetofend(__reserved)
+    public const int HwptInvalidateSize = 32;
+    public const int IoasMapFileSize = 40;
+    public const int ViommuAllocSize = 40;
+    public const int ViommuAllocMinSize = 24; // offsetofend(out_viommu_id)
+    public const int VdeviceAllocSize = 24;
+    public const int IoasChangeProcessSize = 8;
+    public const int TestCmdSize = 72;
+    public const int TestCmdMinSize = 68; // offsetofend(last)
 
     // enum iommufd_ioas_map_flags
     public const uint FixedIova = 1 << 0;
@@ -52,6 +76,15 @@ public static class Header
         : typeof(T) == typeof(IommuIoasMap) ? IoasMap
         : typeof(T) == typeof(IommuIoasUnmap) ? IoasUnmap
         : typeof(T) == typeof(IommuOption) ? Option
+        : typeof(T) == typeof(IommuVfioIoas) ? VfioIoas
+        : typeof(T) == typeof(IommuHwptAlloc) ? HwptAlloc
+        : typeof(T) == typeof(IommuHwInfo) ? GetHwInfo
+        : typeof(T) == typeof(IommuHwptInvalidate) ? HwptInvalidate
+        : typeof(T) == typeof(IommuIoasMapFile) ? IoasMapFile
+        : typeof(T) == typeof(IommuViommuAlloc) ? ViommuAlloc
+        : typeof(T) == typeof(IommuVdeviceAlloc) ? VdeviceAlloc
+        : typeof(T) == typeof(IommuIoasChangeProcess) ? IoasChangeProcess
+        : typeof(T) == typeof(IommuTestCmd) ? TestCmd
         : throw new ArgumentException($"{typeof(T).Name} is not an ioctl struct");
 
     public static uint SizeOf<T>() where T : unmanaged => (uint)Unsafe.SizeOf<T>();
