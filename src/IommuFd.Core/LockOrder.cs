@@ -11,9 +11,9 @@ namespace IommuFd.Core;
 ///   from inside a detach runs its teardown on the same thread;</item>
 /// <item>the object table (<c>ObjectTable._lock</c>): held briefly for ID look-up and reference
 ///   counts, never across page-table work;</item>
+/// <item>an access (<c>Access._lock</c>): keeps its IOAS from changing while it pins or unpins;</item>
 /// <item>an IOAS's page table (<c>IoPageTable._lock</c>): the IOVA tree, reserved/allowed ranges,
 ///   its domain list; held while domains are filled or changed, so each change is atomic;</item>
-/// <item>an access (<c>Access._lock</c>), only around its IOAS pointer while pinning;</item>
 /// <item>user pages (<c>UserPages._lock</c>): the pin users of one MAP's memory;</item>
 /// <item>leaves: memlock accounts, the user memory's pin ledger and its region table.</item>
 /// </list>
