@@ -7,6 +7,9 @@ using IommuFd.Benchmarks;
 // --table            plain Stopwatch loops, no BenchmarkDotNet: prints the markdown table (a few seconds).
 //   --sizes 1000,10000   table sizes (default 10^3..10^6); --budget-ms 150 time per figure and size;
 //   --strict             exit code 1 when a target fails.
+// --domains          plain Stopwatch loops: domain fill cost and MAP/UNMAP with 0/1/2/4 domains (about 20 s).
+//   --fill-gib 1,16      IOAS sizes to fill from; --repeats 3 fills per figure; --budget-ms 150 per MAP/UNMAP figure;
+//   --no-per-page        skip the 1 GiB IOAS made of one area per 4 KiB page.
 // --quick            BenchmarkDotNet with a short job (CI smoke runs); other arguments go to BenchmarkSwitcher.
 var rest = new List<string>(args);
 if (Take(rest, "--table"))
@@ -19,6 +22,21 @@ if (Take(rest, "--table"))
     var strict = Take(rest, "--strict");
     var report = IoPageTableScaling.RunTable(Console.Out, options);
     return strict && !report.AllPassed ? 1 : 0;
+}
+
+if (Take(rest, "--domains"))
+{
+    var options = DomainCostOptions.Default;
+    if (TakeValue(rest, "--fill-gib") is { } gib)
+        options = options with { FillGiB = [.. gib.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] };
+    if (TakeValue(rest, "--repeats") is { } repeats)
+        options = options with { Repeats = int.Parse(repeats, CultureInfo.InvariantCulture) };
+    if (TakeValue(rest, "--budget-ms") is { } ms)
+        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
+    if (Take(rest, "--no-per-page"))
+        options = options with { PerPageAreas = false };
+    DomainCosts.RunTable(Console.Out, options);
+    return 0;
 }
 
 IConfig config = DefaultConfig.Instance;

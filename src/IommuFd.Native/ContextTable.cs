@@ -5,8 +5,8 @@ namespace IommuFd.Native;
 /// <summary>
 /// Engine handles → contexts. Look-ups are lock-free; open and close take a lock. A handle is
 /// never reused (a serial number is part of it), so a stale handle is EBADF, not someone else's
-/// context. Close may race ioctls on the same handle: the context is disposed by whichever of
-/// the closer and the last in-flight call finishes last.
+/// context. Close may race ioctls on the same handle: the context is disposed by whoever sees
+/// last, through <see cref="CallGate"/>, that no thread is inside it any more.
 /// </summary>
 /// <remarks>
 /// Handle layout (always positive): bits 0-23 slot, 24-47 serial, 48-62 the fork epoch of the
@@ -19,14 +19,11 @@ internal sealed class ContextTable(int epoch)
     private const long SlotMask = (1L << SlotBits) - 1;
     private const long SerialMask = (1L << 24) - 1;
 
-    /// <summary>Set in <see cref="Entry.State"/> once closed; the low bits count calls in flight.</summary>
-    private const int ClosedBit = 1 << 30;
-
     public sealed class Entry(long handle, IommufdContext context)
     {
         public readonly long Handle = handle;
         public readonly IommufdContext Context = context;
-        internal int State;
+        internal volatile int Closed;
         internal int Disposed;
     }
 
@@ -35,11 +32,8 @@ internal sealed class ContextTable(int epoch)
     private Entry?[] _slots = new Entry?[16];
     private int _slotsUsed;
     private long _serial;
-    private int _count;
 
     public int Epoch { get; } = epoch;
-
-    public int Count => Volatile.Read(ref _count);
 
     public static int EpochOf(long handle) => (int)(handle >> 48);
 
@@ -68,54 +62,12 @@ internal sealed class ContextTable(int epoch)
             _serial = (_serial & SerialMask) == SerialMask ? 1 : _serial + 1;
             var handle = ((long)Epoch << 48) | (_serial << SlotBits) | (long)slot;
             Volatile.Write(ref _slots[slot], new Entry(handle, context));
-            _count++;
             return handle;
         }
     }
 
-    /// <summary>Holds the context of an open handle for one call; false for an unknown or closed one.</summary>
-    public bool TryEnter(long handle, out Entry entry)
-    {
-        entry = null!;
-        var found = Find(handle);
-        if (found is null)
-            return false;
-        if ((Interlocked.Increment(ref found.State) & ClosedBit) != 0)
-        {
-            Leave(found); // closed meanwhile; we may still be the last one out
-            return false;
-        }
-        entry = found;
-        return true;
-    }
-
-    public void Leave(Entry entry)
-    {
-        if (Interlocked.Decrement(ref entry.State) == ClosedBit)
-            DisposeOnce(entry);
-    }
-
-    /// <summary>Forgets a handle; the context is disposed now or when its last call returns. False if unknown.</summary>
-    public bool Remove(long handle)
-    {
-        Entry? entry;
-        lock (_lock)
-        {
-            entry = Find(handle);
-            if (entry is null)
-                return false;
-            var slot = (int)(handle & SlotMask);
-            Volatile.Write(ref _slots[slot], null);
-            _freeSlots.Push(slot);
-            _count--;
-        }
-        // Only the remover gets here, once per entry.
-        if (Interlocked.Add(ref entry.State, ClosedBit) == ClosedBit)
-            DisposeOnce(entry);
-        return true;
-    }
-
-    private Entry? Find(long handle)
+    /// <summary>The open entry for <paramref name="handle"/>, or null. It may be closed concurrently: check <see cref="Entry.Closed"/> after entering the gate.</summary>
+    public Entry? Find(long handle)
     {
         if (handle <= 0)
             return null;
@@ -127,9 +79,38 @@ internal sealed class ContextTable(int epoch)
         return entry is not null && entry.Handle == handle ? entry : null;
     }
 
-    private static void DisposeOnce(Entry entry)
+    /// <summary>Forgets a handle; the context is disposed now, or by the last call still inside it. False if unknown.</summary>
+    public bool Remove(long handle)
     {
-        if (Interlocked.Exchange(ref entry.Disposed, 1) == 0)
+        Entry? entry;
+        lock (_lock)
+        {
+            entry = Find(handle);
+            if (entry is null)
+                return false;
+            var slot = (int)(handle & SlotMask);
+            Volatile.Write(ref _slots[slot], null);
+            _freeSlots.Push(slot);
+        }
+        entry.Closed = 1;
+        Interlocked.MemoryBarrierProcessWide(); // a caller inside is now visible, or it sees Closed
+        TryDispose(entry);
+        return true;
+    }
+
+    /// <summary>
+    /// Called after a call on a closed entry has left the gate: disposes the context if nobody is
+    /// inside any more. Whoever comes last disposes; several may try, exactly one does.
+    /// </summary>
+    public static void AfterLeavingClosed(Entry entry)
+    {
+        Interlocked.MemoryBarrier(); // our Leave before our scan, for the other leavers
+        TryDispose(entry);
+    }
+
+    private static void TryDispose(Entry entry)
+    {
+        if (CallGate.NoneInside(entry.Handle) && Interlocked.Exchange(ref entry.Disposed, 1) == 0)
             entry.Context.Dispose();
     }
 }

@@ -10,9 +10,10 @@ namespace IommuFd.Native;
 /// </summary>
 /// <remarks>
 /// fork(): a child gets a copy of everything here, but not the threads that were running in it,
-/// so inherited state (contexts, locks) may be mid-change. The first call in a child therefore
-/// starts a new epoch with a fresh host and table, touching nothing inherited: contexts opened
-/// in the child work; handles inherited from the parent are EIO (see docs/fork.md).
+/// so inherited state (contexts, locks, the runtime's thread list) may be mid-change. The first
+/// call in a child therefore starts a new epoch in a fresh copy of the engine (ChildRelay),
+/// touching nothing inherited: contexts opened in the child work; handles inherited from the
+/// parent are EIO (see docs/fork.md).
 /// </remarks>
 internal static class Engine
 {
@@ -31,65 +32,145 @@ internal static class Engine
         {
             if (_host is not null)
                 return 0;
+            byte* enginePath = null;
             if (callbacks is not null)
             {
                 if (callbacks->Size < HostCallbacks.ExpectedSize || callbacks->Version != HostCallbacks.CurrentVersion)
                     return -22; // EINVAL: a shim built against another ABI
                 if (callbacks->CopyFromUser is not null && callbacks->CopyToUser is not null)
                     _memory = new HostUserMemory(*callbacks, ProcessUserMemory.Instance);
+                if (callbacks->Size >= sizeof(ChildRelay.RelayHost))
+                {
+                    // Started by a parent copy of the engine in a forked child (ChildRelay).
+                    var relay = (ChildRelay.RelayHost*)callbacks;
+                    _contexts = new ContextTable(Math.Clamp(relay->Epoch, 0, ContextTable.MaxEpoch));
+                    enginePath = relay->EnginePath;
+                }
             }
+            ChildRelay.Initialize(callbacks, enginePath);
             ForkGuard.Initialize();
+            CallGate.Initialize();
             var trace = Environment.GetEnvironmentVariable("IOMMUFD_EMU_TRACE");
             if (!string.IsNullOrEmpty(trace) && IoctlTracer.Open(trace) is { } tracer)
                 IoctlDispatcher.Observer = tracer.Record;
-            _host = new IommuHost(_memory, MemlockLimit.ForThisProcess());
+            _host = new IommuHost(_memory, MemlockLimit.ForThisProcess()) { FileMemory = ProcessFileMemory.Instance };
             return 0;
         }
     }
 
     public static unsafe long Open()
     {
+        if (ChildRelay.Active)
+            return ChildRelay.Open();
         if (_host is null)
             Initialize(null); // a caller that skipped init gets this process's memory
         ForkGuard.CheckAndRearm(StartEpochAction);
-        var context = new IommufdContext(_host!);
-        var handle = _contexts.Add(context);
-        if (handle == 0)
+        if (ChildRelay.Active)
+            return ChildRelay.Open();
+        var slot = CallGate.Slot();
+        while (!CallGate.TryEnter(slot, CallGate.NoContext))
         {
-            context.Dispose();
-            return -24; // EMFILE
         }
-        return handle;
+        try
+        {
+            var context = new IommufdContext(_host!);
+            var handle = _contexts.Add(context);
+            if (handle == 0)
+            {
+                context.Dispose();
+                return -24; // EMFILE
+            }
+            return handle;
+        }
+        finally
+        {
+            CallGate.Leave(slot);
+        }
     }
 
     public static int Ioctl(long handle, ulong command, ulong arg)
     {
+        if (ChildRelay.Active)
+            return ChildRelay.Ioctl(handle, command, arg);
         ForkGuard.CheckAndRearm(StartEpochAction);
-        var table = _contexts;
-        if (!table.TryEnter(handle, out var entry))
-            return handle > 0 && ContextTable.EpochOf(handle) < table.Epoch ? -EIO : -EBADF;
+        if (ChildRelay.Active)
+            return ChildRelay.Ioctl(handle, command, arg);
+        var slot = CallGate.Slot();
+        // Marked inside before the look-up, so a close racing us either sees the mark or makes
+        // the look-up fail.
+        while (!CallGate.TryEnter(slot, handle))
+        {
+        }
+        ContextTable.Entry? entry = null;
         try
         {
+            var table = _contexts;
+            entry = table.Find(handle);
+            if (entry is null)
+                return Refuse(command, handle, handle > 0 && ContextTable.EpochOf(handle) < table.Epoch ? -EIO : -EBADF);
+            if (entry.Closed != 0)
+                return Refuse(command, handle, -EBADF);
             return IoctlDispatcher.Ioctl(entry.Context, command, (nint)arg);
         }
         finally
         {
-            table.Leave(entry);
+            CallGate.Leave(slot);
+            if (entry is not null && entry.Closed != 0)
+                ContextTable.AfterLeavingClosed(entry);
         }
     }
 
     public static void Close(long handle)
     {
+        if (ChildRelay.Active)
+        {
+            ChildRelay.Close(handle);
+            return;
+        }
         ForkGuard.CheckAndRearm(StartEpochAction);
-        // An inherited handle is simply forgotten: its context belongs to the parent's epoch.
-        _contexts.Remove(handle);
+        if (ChildRelay.Active)
+        {
+            ChildRelay.Close(handle);
+            return;
+        }
+        var slot = CallGate.Slot();
+        while (!CallGate.TryEnter(slot, CallGate.NoContext))
+        {
+        }
+        try
+        {
+            // An inherited handle is simply forgotten: its context belongs to the parent's epoch.
+            _contexts.Remove(handle);
+        }
+        finally
+        {
+            CallGate.Leave(slot);
+        }
+    }
+
+    /// <summary>A call refused before dispatch still shows in the trace, with why.</summary>
+    private static int Refuse(ulong command, long handle, int result)
+    {
+        if (IoctlDispatcher.Observer is { } observer)
+        {
+            var op = IoctlTable.Find((uint)command);
+            var name = op is not null && op.Number == (uint)command ? op.Name : $"0x{command:x}";
+            var why = result == -EIO ? "context inherited across fork()" : "closed or unknown handle";
+            observer(new IoctlEvent((uint)command, name, $"handle=0x{handle:x} ({why})", "", result, TimeSpan.Zero));
+        }
+        return result;
     }
 
     /// <summary>Runs once in a forked child before anything else: nothing inherited is touched.</summary>
     private static void StartEpoch()
     {
         var epoch = Math.Min(_contexts.Epoch + 1, ContextTable.MaxEpoch);
-        _host = new IommuHost(_memory, MemlockLimit.ForThisProcess());
+        if (ChildRelay.TryStart(epoch))
+            return;
+        // No fresh copy could be loaded: carry on in this runtime, which is safe unless a parent
+        // thread was caught in managed code (docs/fork.md).
+        CallGate.ResetInChild();
+        _host = new IommuHost(_memory, MemlockLimit.ForThisProcess()) { FileMemory = ProcessFileMemory.Instance };
         _contexts = new ContextTable(epoch);
     }
 }

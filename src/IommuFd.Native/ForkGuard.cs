@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IommuFd.Native;
 
 /// <summary>
@@ -25,43 +27,67 @@ internal static unsafe class ForkGuard
         Volatile.Write(ref *_flag, Armed);
     }
 
+    /// <summary>True in a forked child until its first call re-arms the guard. Reads only.</summary>
+    public static bool InUnhandledChild
+    {
+        get
+        {
+            var flag = _flag;
+            return flag is not null ? Volatile.Read(ref *flag) != Armed : Libc.GetPid() != _pid;
+        }
+    }
+
     /// <summary>The process that owns the engine's current state.</summary>
     public static int Pid => _pid;
 
     /// <summary>
     /// Runs <paramref name="onFork"/> exactly once in a process that forked from the one that last
-    /// armed the guard, before any other caller proceeds; true when it ran in this call.
+    /// armed the guard, before any other caller of this method proceeds.
     /// </summary>
-    public static bool CheckAndRearm(Action onFork)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CheckAndRearm(Action onFork)
+    {
+        var flag = _flag;
+        if (flag is null || Volatile.Read(ref *flag) != Armed)
+            Slow(onFork);
+    }
+
+    private static void Slow(Action onFork)
     {
         var flag = _flag;
         if (flag is null)
         {
-            lock (PidLock)
+            var pid = Libc.GetPid();
+            if (pid == Volatile.Read(ref _pid))
+                return;
+            // No lock: one held by a parent thread at fork time would never be released here.
+            if (Interlocked.CompareExchange(ref _claimed, pid, 0) == 0)
             {
-                var pid = Libc.GetPid();
-                if (pid == _pid)
-                    return false;
                 onFork();
-                _pid = pid;
-                return true;
+                Volatile.Write(ref _pid, pid);
+                Volatile.Write(ref _claimed, 0);
+                return;
             }
+            var wait = new SpinWait();
+            while (Volatile.Read(ref _pid) != pid)
+                wait.SpinOnce();
+            return;
         }
         if (Volatile.Read(ref *flag) == Armed)
-            return false;
+            return;
         // Wiped: the first caller in the child claims the re-arm, any other waits for it.
         if (Interlocked.CompareExchange(ref *flag, Rearming, 0) == 0)
         {
             _pid = Libc.GetPid();
             onFork();
             Volatile.Write(ref *flag, Armed);
-            return true;
+            return;
         }
         var spin = new SpinWait();
         while (Volatile.Read(ref *flag) != Armed)
             spin.SpinOnce();
-        return false;
     }
 
-    private static readonly Lock PidLock = new();
+    /// <summary>Fallback mode: the pid of the child whose first caller is starting its epoch, else 0.</summary>
+    private static int _claimed;
 }

@@ -40,4 +40,55 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "pthread_atfork")]
+    public static partial int PthreadAtfork(delegate* unmanaged<void> prepare, delegate* unmanaged<void> parent, delegate* unmanaged<void> child);
+
+    [LibraryImport("libc", EntryPoint = "pthread_mutex_lock")]
+    public static partial int PthreadMutexLock(void* mutex);
+
+    [LibraryImport("libc", EntryPoint = "pthread_mutex_unlock")]
+    public static partial int PthreadMutexUnlock(void* mutex);
+
+    public const int ORdonly = 0;
+    public const uint MfdCloexec = 1;
+    public const int RtldNow = 2;
+    public const int RtldLocal = 0;
+    public const int RtldNoload = 4;
+
+    [LibraryImport("libc", EntryPoint = "open")]
+    public static partial int OpenRaw(byte* path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "read")]
+    public static partial nint Read(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "memfd_create")]
+    public static partial int MemfdCreate(byte* name, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "dlopen")]
+    public static partial nint Dlopen(byte* path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "dlclose")]
+    public static partial int Dlclose(nint handle);
+
+    [LibraryImport("libc", EntryPoint = "dup")]
+    public static partial int Dup(int fd);
+
+    [LibraryImport("libc", EntryPoint = "dlsym")]
+    public static partial nint Dlsym(nint handle, byte* name);
+
+    [LibraryImport("libc", EntryPoint = "dladdr")]
+    public static partial int Dladdr(nint address, DlInfo* info);
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct DlInfo
+    {
+        public byte* FileName;
+        public nint FileBase;
+        public byte* SymbolName;
+        public nint SymbolAddress;
+    }
 }

@@ -12,7 +12,6 @@ public sealed partial class ProcessUserMemory : IUserMemory
     public static readonly ProcessUserMemory Instance = new();
 
     private readonly PinLedger _pins = new();
-    private readonly int _pid = Environment.ProcessId;
 
     private ProcessUserMemory() { }
 
@@ -24,7 +23,7 @@ public sealed partial class ProcessUserMemory : IUserMemory
         {
             var l = new IoVec { Base = local, Length = (nuint)destination.Length };
             var r = new IoVec { Base = (void*)address, Length = (nuint)destination.Length };
-            return Transfer(ProcessVmReadv(_pid, &l, 1, &r, 1, 0), destination.Length);
+            return Transfer(ProcessVmReadv(GetPid(), &l, 1, &r, 1, 0), destination.Length);
         }
     }
 
@@ -36,7 +35,7 @@ public sealed partial class ProcessUserMemory : IUserMemory
         {
             var l = new IoVec { Base = local, Length = (nuint)source.Length };
             var r = new IoVec { Base = (void*)address, Length = (nuint)source.Length };
-            return Transfer(ProcessVmWritev(_pid, &l, 1, &r, 1, 0), source.Length);
+            return Transfer(ProcessVmWritev(GetPid(), &l, 1, &r, 1, 0), source.Length);
         }
     }
 
@@ -65,6 +64,10 @@ public sealed partial class ProcessUserMemory : IUserMemory
         public void* Base;
         public nuint Length;
     }
+
+    // Not Environment.ProcessId: .NET caches it, and a forked child must read its own memory.
+    [LibraryImport("libc", EntryPoint = "getpid")]
+    private static partial int GetPid();
 
     [LibraryImport("libc", EntryPoint = "process_vm_readv", SetLastError = true)]
     private static unsafe partial nint ProcessVmReadv(int pid, IoVec* local, ulong localCount, IoVec* remote, ulong remoteCount, ulong flags);

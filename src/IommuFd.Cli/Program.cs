@@ -1,0 +1,35 @@
+using System.CommandLine;
+using IommuFd.Cli;
+
+// The command line: each subcommand lives in its own class; this file only wires them up.
+var root = new RootCommand("iommufd-emu: Linux's iommufd (/dev/iommu) emulated in user space");
+
+var demo = new Command("demo", "Walk the managed API through MAP, COPY, UNMAP and IOVA ranges on simulated memory");
+demo.SetAction(_ => DemoCommand.Run());
+root.Subcommands.Add(demo);
+
+var trace = new Option<FileInfo?>("--trace") { Description = "Append one line per emulated ioctl to FILE", HelpName = "FILE" };
+var program = new Argument<string[]>("command")
+{
+    Description = "The program to run and its arguments (after --)",
+    Arity = ArgumentArity.OneOrMore,
+};
+var run = new Command("run", "Run a program with /dev/iommu emulated (LD_PRELOAD shim + NativeAOT engine)")
+{
+    trace,
+    program,
+};
+run.SetAction(parse => RunCommand.Run(parse.GetValue(trace), parse.GetValue(program) ?? []));
+root.Subcommands.Add(run);
+
+var calls = new Option<long>("--calls") { Description = "ioctls per timed round", DefaultValueFactory = _ => 1_000_000 };
+var starts = new Option<int>("--starts") { Description = "program starts per start-up variant", DefaultValueFactory = _ => 40 };
+var bench = new Command("bench", "Measure an emulated ioctl round trip against a kernel ioctl, and the start-up cost")
+{
+    calls,
+    starts,
+};
+bench.SetAction(parse => BenchCommand.Run(parse.GetValue(calls), parse.GetValue(starts)));
+root.Subcommands.Add(bench);
+
+return root.Parse(args).Invoke();
