@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IommuFd.Abi.Dispatch;
 using IommuFd.Abi.Uapi;
@@ -22,7 +23,7 @@ internal static class CompatHandlers
                 if (rc != Errno.Ok)
                     return rc;
                 cmd.IoasId = id.Value;
-                return command.Respond(Marshal.SizeOf<IommuVfioIoas>());
+                return command.Respond(Unsafe.SizeOf<IommuVfioIoas>());
             case DeviceUapiValues.VfioIoasSet:
                 return context.SetCompatIoas(new IoasId(cmd.IoasId));
             case DeviceUapiValues.VfioIoasClear:

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IommuFd.Abi.Dispatch;
 using IommuFd.Abi.Uapi;
@@ -24,7 +25,7 @@ internal static class HwptHandlers
         if (rc != Errno.Ok)
             return rc;
         cmd.OutHwptId = hwpt.Value;
-        rc = command.Respond(Marshal.SizeOf<IommuHwptAlloc>());
+        rc = command.Respond(Unsafe.SizeOf<IommuHwptAlloc>());
         if (rc != Errno.Ok)
             command.Context.Destroy(hwpt);
         return rc;
@@ -66,7 +67,7 @@ internal static class HwptHandlers
         cmd.DataType = info.Type;
         cmd.OutCapabilities = info.Capabilities;
         cmd.OutMaxPasidLog2 = info.MaxPasidLog2;
-        return command.Respond(Marshal.SizeOf<IommuHwInfo>());
+        return command.Respond(Unsafe.SizeOf<IommuHwInfo>());
     }
 
     /// <summary>Only nested HWPTs and vIOMMUs have caches to invalidate; paging HWPTs are EINVAL.</summary>
@@ -78,7 +79,7 @@ internal static class HwptHandlers
         var rc = Validate(ref command, ref cmd, requested);
         // entry_num reports how many entries were handled, even on failure.
         // A failed write-back is EFAULT whatever the handler decided.
-        if (command.Respond(Marshal.SizeOf<IommuHwptInvalidate>()) != Errno.Ok)
+        if (command.Respond(Unsafe.SizeOf<IommuHwptInvalidate>()) != Errno.Ok)
             return Errno.EFAULT;
         return rc;
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IommuFd.Abi.Dispatch;
 using IommuFd.Abi.Uapi;
@@ -19,7 +20,7 @@ internal static class IoasHandlers
         if (rc != Errno.Ok)
             return rc;
         cmd.OutIoasId = ioas.Id.Value;
-        rc = command.Respond(Marshal.SizeOf<IommuIoasAlloc>());
+        rc = command.Respond(Unsafe.SizeOf<IommuIoasAlloc>());
         if (rc != Errno.Ok)
         {
             context.Objects.Abort(ioas);
@@ -51,7 +52,7 @@ internal static class IoasHandlers
             }
             cmd.NumIovas++;
         }
-        rc = command.Respond(Marshal.SizeOf<IommuIoasIovaRanges>());
+        rc = command.Respond(Unsafe.SizeOf<IommuIoasIovaRanges>());
         if (rc != Errno.Ok)
             return rc;
         return cmd.NumIovas > capacity ? Errno.EMSGSIZE : Errno.Ok;
@@ -99,7 +100,7 @@ internal static class IoasHandlers
         if (rc != Errno.Ok)
             return rc;
         cmd.Iova = iova;
-        return command.Respond(Marshal.SizeOf<IommuIoasMap>());
+        return command.Respond(Unsafe.SizeOf<IommuIoasMap>());
     }
 
     public static Errno MapFile(ref UserCommand command)
@@ -116,7 +117,7 @@ internal static class IoasHandlers
         if (rc != Errno.Ok)
             return rc;
         cmd.Iova = iova;
-        return command.Respond(Marshal.SizeOf<IommuIoasMapFile>());
+        return command.Respond(Unsafe.SizeOf<IommuIoasMapFile>());
     }
 
     public static Errno Copy(ref UserCommand command)
@@ -134,7 +135,7 @@ internal static class IoasHandlers
         if (rc != Errno.Ok)
             return rc;
         cmd.DstIova = iova;
-        return command.Respond(Marshal.SizeOf<IommuIoasCopy>());
+        return command.Respond(Unsafe.SizeOf<IommuIoasCopy>());
     }
 
     public static Errno Unmap(ref UserCommand command)
@@ -144,7 +145,7 @@ internal static class IoasHandlers
         if (rc != Errno.Ok)
             return rc;
         cmd.Length = unmapped;
-        return command.Respond(Marshal.SizeOf<IommuIoasUnmap>());
+        return command.Respond(Unsafe.SizeOf<IommuIoasUnmap>());
     }
 
     private static IoProt ProtOf(uint flags) =>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IommuFd.Abi.Dispatch;
 using IommuFd.Abi.Uapi;
@@ -31,7 +32,7 @@ internal static class TestAccessHandlers
             return rc;
         }
         cmd.CreateAccess.OutAccessFd = (uint)fd;
-        rc = command.Respond(Marshal.SizeOf<IommuTestCmd>());
+        rc = command.Respond(Unsafe.SizeOf<IommuTestCmd>());
         // A descriptor the caller never learnt of is closed again.
         if (rc != Errno.Ok)
             context.Host.Files.Close(fd);
@@ -66,7 +67,7 @@ internal static class TestAccessHandlers
             }
         }
         req.OutAccessPagesId = mock.AddItem(pin!);
-        rc = command.Respond(Marshal.SizeOf<IommuTestCmd>());
+        rc = command.Respond(Unsafe.SizeOf<IommuTestCmd>());
         if (rc != Errno.Ok)
             mock.DestroyItem(req.OutAccessPagesId);
         return rc;

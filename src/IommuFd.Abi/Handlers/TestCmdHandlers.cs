@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using IommuFd.Abi.Dispatch;
@@ -57,7 +58,7 @@ internal static class TestCmdHandlers
         cmd.MockDomain.OutStdevId = selftest.Id.Value;
         cmd.MockDomain.OutHwptId = hwpt.Value;
         cmd.MockDomain.OutIdevId = selftest.Device.Id.Value;
-        rc = command.Respond(Marshal.SizeOf<IommuTestCmd>());
+        rc = command.Respond(Unsafe.SizeOf<IommuTestCmd>());
         if (rc != Errno.Ok)
         {
             context.AbortMockDevice(selftest);
@@ -78,7 +79,7 @@ internal static class TestCmdHandlers
             if (rc != Errno.Ok)
                 return rc;
             cmd.MockDomainReplace.PtId = hwpt.Value;
-            return command.Respond(Marshal.SizeOf<IommuTestCmd>());
+            return command.Respond(Unsafe.SizeOf<IommuTestCmd>());
         }
         finally
         {

@@ -84,6 +84,15 @@ public sealed class ObjectTable
     /// </summary>
     public Errno TryHold<T>(ObjectId id, out T obj) where T : IommufdObject
     {
+        // Misses (unknown IDs) are answered without the lock: the arrays are only replaced, never
+        // shrunk, so a racy read at worst misses an object published at the same instant.
+        var published = Volatile.Read(ref _published);
+        var slots = Volatile.Read(ref _slots);
+        if (id.Value >= (uint)published.Length || id.Value >= (uint)slots.Length || !published[id.Value] || slots[id.Value] is not T)
+        {
+            obj = null!;
+            return Errno.ENOENT;
+        }
         lock (_lock)
         {
             if (id.Value < _slots.Length && _published[id.Value] && _slots[id.Value] is T found)
@@ -138,6 +147,9 @@ public sealed class ObjectTable
     /// </summary>
     public Errno Destroy(ObjectId id)
     {
+        var published = Volatile.Read(ref _published);
+        if (id.Value >= (uint)published.Length || !published[id.Value])
+            return Errno.ENOENT;
         IommufdObject obj;
         lock (_lock)
         {
