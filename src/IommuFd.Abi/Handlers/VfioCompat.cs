@@ -87,6 +87,9 @@ internal static class VfioCompat
         var iova = BinaryPrimitives.ReadUInt64LittleEndian(unmap[8..]);
         var size = BinaryPrimitives.ReadUInt64LittleEndian(unmap[16..]);
         rc = all ? context.Unmap(ioas, 0, ulong.MaxValue, out var unmapped) : context.Unmap(ioas, iova, size, out unmapped);
+        // Type1 reports an empty range as success with nothing unmapped.
+        if (rc == Errno.ENOENT && unmapped == 0)
+            rc = Errno.Ok;
         if (rc != Errno.Ok)
             return rc;
         // VFIO reports the bytes unmapped in the size field.

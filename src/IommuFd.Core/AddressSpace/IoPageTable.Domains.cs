@@ -147,7 +147,7 @@ public sealed partial class IoPageTable
             var rc = firstDomain ? area.Pages.Pin(area.FirstPageIndex, area.LastPageIndex) : Errno.Ok;
             if (rc == Errno.Ok)
             {
-                rc = domain.Map(area.Start, area.UserAddress, area.Length, area.Prot);
+                rc = MapIntoDomain(domain, area);
                 if (rc != Errno.Ok && firstDomain)
                     area.Pages.Unpin(area.FirstPageIndex, area.LastPageIndex);
             }
@@ -190,12 +190,33 @@ public sealed partial class IoPageTable
             return rc;
         for (var d = 0; d < _domains.Count; d++)
         {
-            rc = _domains[d].Map(area.Start, area.UserAddress, area.Length, area.Prot);
+            rc = MapIntoDomain(_domains[d], area);
             if (rc != Errno.Ok)
             {
                 UnfillDomains(area, d);
                 return rc;
             }
+        }
+        return Errno.Ok;
+    }
+
+    /// <summary>
+    /// Maps one area into one domain. With large pages disabled (IOMMU_OPTION_HUGE_PAGES 0) it goes
+    /// in CPU-page steps, so the domain holds only page-sized entries, as the kernel's small-batch
+    /// path does; otherwise the domain may use any page size the alignment allows.
+    /// </summary>
+    private Errno MapIntoDomain(IIoDomain domain, Area area)
+    {
+        if (!_largePagesDisabled)
+            return domain.Map(area.Start, area.UserAddress, area.Length, area.Prot);
+        for (var offset = 0UL; offset < area.Length; offset += CpuPage.Size)
+        {
+            var rc = domain.Map(area.Start + offset, area.UserAddress + offset, Math.Min(CpuPage.Size, area.Length - offset), area.Prot);
+            if (rc == Errno.Ok)
+                continue;
+            if (offset != 0)
+                domain.Unmap(area.Start, offset);
+            return rc;
         }
         return Errno.Ok;
     }

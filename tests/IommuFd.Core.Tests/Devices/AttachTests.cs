@@ -228,4 +228,18 @@ public sealed class AttachTests
         Assert.Equal(0UL, _memory.PinCount(UserBase));
         Assert.Empty(_driver.Domains[0].Pages);
     }
+
+    [Fact]
+    public void WithLargePagesDisabledDomainsGetPageSizedEntries()
+    {
+        var ioas = NewIoas();
+        _context.SetHugePages(ioas, false).ThrowIfError("huge pages off");
+        Map(ioas, 0x200_0000, 4);
+        var dev = Bind(_driver.CreateDevice());
+        _context.AttachDevice(dev, ioas, out _).ThrowIfError("attach");
+        Assert.Equal(4, _driver.Domains[0].MapCalls);
+        Map(ioas, 0x300_0000, 2, userPage: 8);
+        Assert.Equal(6, _driver.Domains[0].MapCalls);
+        AssertMirrors(_driver.Domains[0], _context, ioas);
+    }
 }
