@@ -24,7 +24,31 @@ struct iommufd_emu_host {
 	uint32_t version; /* IOMMUFD_EMU_HOST_VERSION */
 	int (*copy_from_user)(void *dst, uint64_t user_src, uint64_t len);
 	int (*copy_to_user)(uint64_t user_dst, const void *src, uint64_t len);
+
+	/* Object fds (present when size >= IOMMUFD_EMU_HOST_SIZE_OBJECTS; older
+	 * shims pass a shorter struct and the engine keeps fake fd numbers).
+	 * An object fd is a real kernel fd (an eventfd) naming an engine object
+	 * by a cookie; dup/dup2/fcntl(F_DUPFD) share it, and when the last fd
+	 * referring to it is closed the shim calls iommufd_emu_release_object().
+	 * ioctl on it is ENOTTY, read/write EINVAL, mmap ENODEV.
+	 *
+	 * open_object_fd: may only be called from inside iommufd_emu_ioctl(ctx,
+	 * ...) on the calling thread; the object fd holds a reference on that
+	 * context's file, so iommufd_emu_close(ctx) is not called until the
+	 * object fd is released too. Returns the new fd (O_CLOEXEC) or -errno
+	 * (-EBADF when ctx is not the context being served or is closing).
+	 * Never calls back into the engine. */
+	int (*open_object_fd)(int64_t ctx, uint64_t cookie);
+	/* The cookie of the object fd `fd` (>= 0), or -1 when fd is no object
+	 * fd of this process. Lock-free, never calls back into the engine. */
+	int64_t (*lookup_object_fd)(int fd);
+	/* close(fd) as the program's own close() would (the engine's libc calls
+	 * may not be interposed): 0 or -errno. May call
+	 * iommufd_emu_release_object() on this thread before returning. */
+	int (*close_fd)(int fd);
 };
+#define IOMMUFD_EMU_HOST_SIZE_V1 24
+#define IOMMUFD_EMU_HOST_SIZE_OBJECTS 48
 
 /* 0 or -errno. Called once, right after dlopen. `host` stays valid forever. */
 int iommufd_emu_init(const struct iommufd_emu_host *host);
@@ -40,6 +64,12 @@ int iommufd_emu_ioctl(int64_t ctx, uint64_t cmd, uint64_t arg);
 
 /* Last fd referring to the context was closed: free it. */
 void iommufd_emu_close(int64_t ctx);
+
+/* Optional export (looked up with dlsym; missing = never called): the last
+ * fd referring to the object `cookie` was closed. Called outside the shim's
+ * locks, possibly on a thread inside iommufd_emu_ioctl() (close_fd). In a
+ * forked child, cookies of inherited object fds are the parent's: ignore. */
+void iommufd_emu_release_object(uint64_t cookie);
 
 /* Reserved for later: read/poll exports for event fds (fault queues,
  * vevent queues). The shim tags every emulated fd with a kind so they can be

@@ -18,6 +18,10 @@
  *    fact (in_forked_child) so the engine can later decide a policy.
  *  - execve(): the new image reloads the shim with an empty table; inherited
  *    non-CLOEXEC eventfds are then orphaned plain eventfds. Acceptable.
+ *  - Object fds (iommufd_emu.h: open_object_fd) are eventfds too, tagged
+ *    with the engine's cookie; each holds a ref on the context it was
+ *    created from. Inherited across fork they only ever get released (the
+ *    engine ignores the parent's cookies).
  *  - vfork()/posix_spawn children share our memory: table updates are only
  *    done by the owning process (getpid() check on the slow paths).
  */
@@ -74,12 +78,17 @@ X(fcntl) X(fcntl64) X(ioctl) X(read) X(write) X(mmap) X(mmap64)
 
 /* ---- fd table ---- */
 
-enum { EMU_KIND_IOMMUFD = 1 }; /* later: event-queue fds served by read/poll */
+/* Object fds name an engine object (the self-test's access fd) by a cookie;
+ * later: event-queue fds served by read/poll. */
+enum { EMU_KIND_IOMMUFD = 1, EMU_KIND_OBJECT = 2 };
 
 struct emu_file {                  /* one per open file description */
-	_Atomic int64_t handle;    /* engine context */
-	int refs;                  /* fds referring to it (under tbl_lock) */
-	int kind;
+	_Atomic int64_t handle;    /* engine context (IOMMUFD) */
+	_Atomic uint64_t cookie;   /* engine object (OBJECT) */
+	struct emu_file *ctx;      /* OBJECT: the context it holds a ref on */
+	int refs;                  /* refs held (under tbl_lock): fds, and
+				    * for a context its object fds */
+	_Atomic int kind;
 	struct emu_file *next;     /* free list / release list */
 };
 
@@ -138,15 +147,31 @@ static int slot_set(int fd, struct emu_file *f, struct emu_file **dead)
 }
 
 static void (*eng_close)(int64_t);
+static void (*eng_release_object)(uint64_t); /* optional export */
 
-/* Outside tbl_lock (the engine may close fds itself): free dead contexts. */
+/* Outside tbl_lock (the engine may close fds itself): free dead contexts and
+ * objects. An object is released before the context it holds a ref on. */
 static void release(struct emu_file *dead)
 {
 	int saved = errno;
 	while (dead) {
 		struct emu_file *next = dead->next;
-		eng_close(atomic_load_explicit(&dead->handle, memory_order_relaxed));
+		int kind = atomic_load_explicit(&dead->kind, memory_order_relaxed);
+		if (kind == EMU_KIND_OBJECT) {
+			if (eng_release_object)
+				eng_release_object(atomic_load_explicit(&dead->cookie, memory_order_relaxed));
+		} else {
+			eng_close(atomic_load_explicit(&dead->handle, memory_order_relaxed));
+		}
 		pthread_mutex_lock(&tbl_lock);
+		if (kind == EMU_KIND_OBJECT && dead->ctx) {
+			struct emu_file *c = dead->ctx;
+			dead->ctx = NULL;
+			if (--c->refs == 0) { /* its last fd went first */
+				c->next = next;
+				next = c;
+			}
+		}
 		dead->next = free_recs;
 		free_recs = dead;
 		pthread_mutex_unlock(&tbl_lock);
@@ -298,9 +323,89 @@ static int pvm_to_user(uint64_t dst, const void *src, uint64_t len)
 	return pvm_copy((void *)src, dst, len, 1);
 }
 
+/* ---- object fds (host callbacks) ---- */
+
+/* The context whose ioctl this thread is serving (open_object_fd's ctx). */
+static __thread struct emu_file *cur_ctx __attribute__((tls_model("initial-exec")));
+
+static struct emu_file *new_rec(void) /* under tbl_lock */
+{
+	struct emu_file *f = free_recs;
+	if (f)
+		free_recs = f->next;
+	else
+		f = malloc(sizeof(*f));
+	if (f) {
+		f->ctx = NULL;
+		f->refs = 0;
+		f->next = NULL;
+	}
+	return f;
+}
+
+static int host_open_object_fd(int64_t ctx, uint64_t cookie)
+{
+	struct emu_file *c = cur_ctx, *f = NULL, *dead = NULL;
+	if (!c || !table_owner())
+		return -EBADF;
+	int fd = eventfd(0, EFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = -EBADF;
+	pthread_mutex_lock(&tbl_lock);
+	if (atomic_load_explicit(&c->kind, memory_order_relaxed) == EMU_KIND_IOMMUFD && c->refs > 0 &&
+	    atomic_load_explicit(&c->handle, memory_order_relaxed) == ctx) {
+		if (!(f = new_rec())) {
+			rc = -ENOMEM;
+		} else {
+			atomic_store_explicit(&f->handle, 0, memory_order_relaxed);
+			atomic_store_explicit(&f->cookie, cookie, memory_order_relaxed);
+			atomic_store_explicit(&f->kind, EMU_KIND_OBJECT, memory_order_relaxed);
+			if (slot_set(fd, f, &dead) < 0) {
+				f->next = free_recs;
+				free_recs = f;
+				rc = -EMFILE;
+			} else {
+				c->refs++; /* the kernel's access fd pins its iommufd */
+				f->ctx = c;
+				rc = fd;
+			}
+		}
+	}
+	pthread_mutex_unlock(&tbl_lock);
+	release(dead);
+	if (rc < 0)
+		REAL(close)(fd);
+	return rc;
+}
+
+static int64_t host_lookup_object_fd(int fd)
+{
+	struct emu_file *f = lookup(fd);
+	if (!f || atomic_load_explicit(&f->kind, memory_order_relaxed) != EMU_KIND_OBJECT)
+		return -1;
+	int64_t c = (int64_t)atomic_load_explicit(&f->cookie, memory_order_relaxed);
+	return c >= 0 ? c : -1;
+}
+
+static int host_close_fd(int fd)
+{
+	int saved = errno;
+	int r = close(fd) == 0 ? 0 : -errno;
+	errno = saved;
+	return r;
+}
+
 /* ---- engine loading ---- */
 
-static struct iommufd_emu_host host = { sizeof(host), IOMMUFD_EMU_HOST_VERSION, 0, 0 };
+static struct iommufd_emu_host host = {
+	.size = sizeof(host),
+	.version = IOMMUFD_EMU_HOST_VERSION,
+	.open_object_fd = host_open_object_fd,
+	.lookup_object_fd = host_lookup_object_fd,
+	.close_fd = host_close_fd,
+};
+_Static_assert(sizeof(host) == IOMMUFD_EMU_HOST_SIZE_OBJECTS, "host struct layout");
 static int64_t (*eng_open)(void);
 static int (*eng_ioctl)(int64_t, uint64_t, uint64_t);
 static pthread_mutex_t eng_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -339,6 +444,7 @@ static int load_engine_locked(void)
 	eng_open = dlsym(h, "iommufd_emu_open");
 	eng_ioctl = dlsym(h, "iommufd_emu_ioctl");
 	eng_close = dlsym(h, "iommufd_emu_close");
+	eng_release_object = dlsym(h, "iommufd_emu_release_object");
 	if (!init || !eng_open || !eng_ioctl || !eng_close) {
 		DEBUG("%s lacks the iommufd_emu_* exports\n", path);
 		return eng_state = -ENOENT;
@@ -430,14 +536,9 @@ static int emu_open(int flags)
 	}
 	struct emu_file *dead = NULL, *f;
 	pthread_mutex_lock(&tbl_lock);
-	if ((f = free_recs))
-		free_recs = f->next;
-	else
-		f = malloc(sizeof(*f));
-	if (f) {
+	if ((f = new_rec())) {
 		atomic_store_explicit(&f->handle, h, memory_order_relaxed);
-		f->refs = 0;
-		f->kind = EMU_KIND_IOMMUFD;
+		atomic_store_explicit(&f->kind, EMU_KIND_IOMMUFD, memory_order_relaxed);
 		if (slot_set(fd, f, &dead) < 0) {
 			f->next = free_recs;
 			free_recs = f;
@@ -594,9 +695,16 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	struct emu_file *f = lookup(fd);
 	if (!f)
 		return REAL(ioctl)(fd, req, arg);
+	if (unlikely(atomic_load_explicit(&f->kind, memory_order_relaxed) != EMU_KIND_IOMMUFD)) {
+		errno = ENOTTY; /* object fds have no ioctls */
+		return -1;
+	}
 	/* The kernel's ioctl takes an unsigned int cmd: truncate the same way. */
+	struct emu_file *outer = cur_ctx;
+	cur_ctx = f;
 	int r = eng_ioctl(atomic_load_explicit(&f->handle, memory_order_relaxed),
 			  (uint32_t)req, (uint64_t)(uintptr_t)arg);
+	cur_ctx = outer;
 	if (r < 0) {
 		errno = -r;
 		return -1;

@@ -38,6 +38,7 @@ internal static unsafe class ChildRelay
     private static delegate* unmanaged<long> _open;
     private static delegate* unmanaged<long, ulong, ulong, int> _ioctl;
     private static delegate* unmanaged<long, void> _close;
+    private static delegate* unmanaged<ulong, void> _releaseObject;
     private static volatile bool _active;
 
     public static bool Active => _active;
@@ -54,6 +55,12 @@ internal static unsafe class ChildRelay
     public static int Ioctl(long handle, ulong command, ulong arg) => _ioctl(handle, command, arg);
 
     public static void Close(long handle) => _close(handle);
+
+    public static void ReleaseObject(ulong cookie)
+    {
+        if (_releaseObject is not null)
+            _releaseObject(cookie);
+    }
 
     /// <summary>Loads and starts a fresh copy whose handles carry <paramref name="epoch"/>; false leaves nothing changed.</summary>
     public static bool TryStart(int epoch)
@@ -96,14 +103,15 @@ internal static unsafe class ChildRelay
         var open = (delegate* unmanaged<long>)Symbol(library, "iommufd_emu_open\0"u8);
         var ioctl = (delegate* unmanaged<long, ulong, ulong, int>)Symbol(library, "iommufd_emu_ioctl\0"u8);
         var close = (delegate* unmanaged<long, void>)Symbol(library, "iommufd_emu_close\0"u8);
+        var releaseObject = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_release_object\0"u8);
         if (init is null || open is null || ioctl is null || close is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
             return false; // never relay to ourselves
         // Kept forever, as the shim keeps its own struct: the copy may hold on to it.
         var host = (RelayHost*)NativeMemory.AllocZeroed((nuint)sizeof(RelayHost));
         if (host is null)
             return false;
-        if (_callbacks is not null)
-            host->Callbacks = *_callbacks;
+        if (_callbacks is not null) // only as much as the shim passed: an older one passes less
+            Buffer.MemoryCopy(_callbacks, &host->Callbacks, sizeof(HostCallbacks), Math.Min(_callbacks->Size, (uint)sizeof(HostCallbacks)));
         host->Callbacks.Size = (uint)sizeof(RelayHost);
         host->Callbacks.Version = HostCallbacks.CurrentVersion;
         host->Epoch = epoch;
@@ -113,6 +121,7 @@ internal static unsafe class ChildRelay
         _open = open;
         _ioctl = ioctl;
         _close = close;
+        _releaseObject = releaseObject;
         _active = true;
         return true;
     }

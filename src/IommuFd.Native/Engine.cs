@@ -25,6 +25,8 @@ internal static class Engine
     private static IUserMemory _memory = ProcessUserMemory.Instance;
     private static volatile IommuHost? _host;
     private static volatile ContextTable _contexts = new(0);
+    private static unsafe HostCallbacks* _objectCallbacks;
+    private static volatile ShimObjectFiles? _files;
 
     public static unsafe int Initialize(HostCallbacks* callbacks)
     {
@@ -35,10 +37,12 @@ internal static class Engine
             byte* enginePath = null;
             if (callbacks is not null)
             {
-                if (callbacks->Size < HostCallbacks.ExpectedSize || callbacks->Version != HostCallbacks.CurrentVersion)
+                if (callbacks->Size < HostCallbacks.MinimumSize || callbacks->Version != HostCallbacks.CurrentVersion)
                     return -22; // EINVAL: a shim built against another ABI
                 if (callbacks->CopyFromUser is not null && callbacks->CopyToUser is not null)
                     _memory = new HostUserMemory(*callbacks, ProcessUserMemory.Instance);
+                if (callbacks->HasObjectFiles)
+                    _objectCallbacks = callbacks;
                 if (callbacks->Size >= sizeof(ChildRelay.RelayHost))
                 {
                     // Started by a parent copy of the engine in a forked child (ChildRelay).
@@ -53,7 +57,7 @@ internal static class Engine
             var trace = Environment.GetEnvironmentVariable("IOMMUFD_EMU_TRACE");
             if (!string.IsNullOrEmpty(trace) && IoctlTracer.Open(trace) is { } tracer)
                 IoctlDispatcher.Observer = tracer.Record;
-            _host = new IommuHost(_memory, MemlockLimit.ForThisProcess()) { FileMemory = ProcessFileMemory.Instance };
+            _host = NewHost();
             return 0;
         }
     }
@@ -148,6 +152,50 @@ internal static class Engine
         }
     }
 
+    /// <summary>
+    /// The host for the current epoch: object fds are real fds made by the shim when it can
+    /// (cookies carry the epoch, so a parent's inherited object is never taken for ours).
+    /// </summary>
+    private static unsafe IommuHost NewHost()
+    {
+        var host = new IommuHost(_memory, MemlockLimit.ForThisProcess()) { FileMemory = ProcessFileMemory.Instance };
+        if (_objectCallbacks is not null)
+            host.Files = _files = new ShimObjectFiles(_objectCallbacks, _contexts.Epoch);
+        return host;
+    }
+
+    /// <summary>The shim's last fd for an object fd was closed: run its close action.</summary>
+    public static void ReleaseObject(ulong cookie)
+    {
+        if (ChildRelay.Active)
+        {
+            ChildRelay.ReleaseObject(cookie);
+            return;
+        }
+        // Nothing ran in this child yet, so the object is the parent's: ignore it, as inherited
+        // contexts are (without starting an epoch just for that).
+        if (ForkGuard.InUnhandledChild)
+            return;
+        if (_files is not { } files)
+            return;
+        // Usually reached from a close() outside the engine; from CloseFd inside an ioctl, the
+        // thread is already marked inside.
+        var slot = CallGate.Slot();
+        var nested = Volatile.Read(ref slot.Current) != 0;
+        while (!nested && !CallGate.TryEnter(slot, CallGate.NoContext))
+        {
+        }
+        try
+        {
+            files.Release(cookie);
+        }
+        finally
+        {
+            if (!nested)
+                CallGate.Leave(slot);
+        }
+    }
+
     /// <summary>A call refused before dispatch still shows in the trace, with why.</summary>
     private static int Refuse(ulong command, long handle, int result)
     {
@@ -170,7 +218,7 @@ internal static class Engine
         // No fresh copy could be loaded: carry on in this runtime, which is safe unless a parent
         // thread was caught in managed code (docs/fork.md).
         CallGate.ResetInChild();
-        _host = new IommuHost(_memory, MemlockLimit.ForThisProcess()) { FileMemory = ProcessFileMemory.Instance };
         _contexts = new ContextTable(epoch);
+        _host = NewHost();
     }
 }

@@ -63,5 +63,18 @@ internal static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_release_object")]
+    public static void ReleaseObject(ulong cookie)
+    {
+        try
+        {
+            Engine.ReleaseObject(cookie);
+        }
+        catch
+        {
+            // Releasing cannot report failure; the object is leaked.
+        }
+    }
+
     private static int Failure(Exception e) => e is OutOfMemoryException ? -ENOMEM : -EIO;
 }

@@ -18,5 +18,18 @@ internal unsafe struct HostCallbacks
     public delegate* unmanaged[SuppressGCTransition]<void*, ulong, ulong, int> CopyFromUser;
     public delegate* unmanaged[SuppressGCTransition]<ulong, void*, ulong, int> CopyToUser;
 
-    public static int ExpectedSize => Unsafe.SizeOf<HostCallbacks>();
+    // Object fds (a shim passing Size >= ObjectsSize). Called with a GC transition: they take
+    // locks, and CloseFd may call back into iommufd_emu_release_object.
+    public delegate* unmanaged<long, ulong, int> OpenObjectFd;
+    public delegate* unmanaged<int, long> LookupObjectFd;
+    public delegate* unmanaged<int, int> CloseFd;
+
+    /// <summary>The first version's struct (the copy callbacks only): the least a shim may pass.</summary>
+    public const int MinimumSize = 24;
+
+    /// <summary>Large enough to carry the object fd callbacks.</summary>
+    public static int ObjectsSize => Unsafe.SizeOf<HostCallbacks>();
+
+    public readonly bool HasObjectFiles =>
+        Size >= ObjectsSize && OpenObjectFd is not null && LookupObjectFd is not null && CloseFd is not null;
 }
