@@ -201,55 +201,36 @@ public sealed partial class IommufdContext
     private static Errno Ok(HwptPaging _) => Errno.Ok;
 
     /// <summary>Tries each automatic HWPT of the IOAS (EINVAL means "incompatible, next"), else makes one.</summary>
-    private Errno AttachAutoLocked(Device device, Ioas ioas, out HwptPaging? hwpt)
+    private Errno AttachAutoLocked(Device device, Ioas ioas, out HwptPaging? hwpt) =>
+        FindOrCreateAutoLocked(device, ioas, candidate => AttachToHwptLocked(device, candidate), attachNew: true, out hwpt);
+
+    /// <summary>For replace: the device's own automatic HWPT, a compatible one, or a new filled one.</summary>
+    private Errno FindOrCreateAutoForReplaceLocked(Device device, Ioas ioas, out HwptPaging? hwpt) =>
+        FindOrCreateAutoLocked(device, ioas,
+            candidate => ReferenceEquals(candidate, device.Attached) ? Errno.Ok : device.Driver.CheckAttach(device, candidate.Domain),
+            attachNew: false, out hwpt);
+
+    /// <summary>
+    /// The auto-domain rule shared by attach and replace: the first automatic HWPT the device takes
+    /// wins, EINVAL means "incompatible, try the next", any other error stops; else a new one.
+    /// </summary>
+    private Errno FindOrCreateAutoLocked(Device device, Ioas ioas, Func<HwptPaging, Errno> tryCandidate, bool attachNew, out HwptPaging? hwpt)
     {
+        hwpt = null;
         foreach (var candidate in ioas.Hwpts.Where(h => h.AutoDomain).ToList())
         {
-            var rc = AttachToHwptLocked(device, candidate);
+            var rc = tryCandidate(candidate);
             if (rc == Errno.Ok)
-            {
                 hwpt = candidate;
-                return Errno.Ok;
-            }
             if (rc != Errno.EINVAL)
-            {
-                hwpt = null;
                 return rc;
-            }
         }
-        var created = CreateHwptLocked(device, ioas, HwptAllocFlags.None, data: null, autoDomain: true, attachFirst: true, out var fresh);
-        hwpt = created == Errno.Ok ? fresh : null;
-        if (created == Errno.Ok)
-            Objects.Publish(fresh);
-        return created;
-    }
-
-    private Errno FindOrCreateAutoForReplaceLocked(Device device, Ioas ioas, out HwptPaging? hwpt)
-    {
-        foreach (var candidate in ioas.Hwpts.Where(h => h.AutoDomain))
-        {
-            if (ReferenceEquals(candidate, device.Attached))
-            {
-                hwpt = candidate;
-                return Errno.Ok;
-            }
-            var check = device.Driver.CheckAttach(device, candidate.Domain);
-            if (check == Errno.Ok)
-            {
-                hwpt = candidate;
-                return Errno.Ok;
-            }
-            if (check != Errno.EINVAL)
-            {
-                hwpt = null;
-                return check;
-            }
-        }
-        var rc = CreateHwptLocked(device, ioas, HwptAllocFlags.None, data: null, autoDomain: true, attachFirst: false, out var fresh);
-        hwpt = rc == Errno.Ok ? fresh : null;
-        if (rc == Errno.Ok)
-            Objects.Publish(fresh);
-        return rc;
+        var created = CreateHwptLocked(device, ioas, HwptAllocFlags.None, data: null, autoDomain: true, attachFirst: attachNew, out var fresh);
+        if (created != Errno.Ok)
+            return created;
+        Objects.Publish(fresh);
+        hwpt = fresh;
+        return Errno.Ok;
     }
 
     /// <summary>

@@ -89,14 +89,11 @@ internal static class IoasHandlers
     public static Errno Map(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuIoasMap>();
-        if ((cmd.Flags & ~UapiValues.MapKnownFlags) != 0 || cmd.Reserved != 0)
-            return Errno.EOPNOTSUPP;
-        if (cmd.Iova == ulong.MaxValue || cmd.Length == ulong.MaxValue)
-            return Errno.EOVERFLOW;
-        if ((cmd.Flags & (UapiValues.MapReadable | UapiValues.MapWriteable)) == 0)
-            return Errno.EINVAL;
+        var rc = CheckMapRequest(cmd.Flags, cmd.Reserved != 0, cmd.Iova, cmd.Length);
+        if (rc != Errno.Ok)
+            return rc;
         var iova = cmd.Iova;
-        var rc = command.Context.Map(new IoasId(cmd.IoasId), cmd.UserVa, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova);
+        rc = command.Context.Map(new IoasId(cmd.IoasId), cmd.UserVa, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova);
         if (rc != Errno.Ok)
             return rc;
         cmd.Iova = iova;
@@ -106,14 +103,11 @@ internal static class IoasHandlers
     public static Errno MapFile(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuIoasMapFile>();
-        if ((cmd.Flags & ~UapiValues.MapKnownFlags) != 0)
-            return Errno.EOPNOTSUPP;
-        if (cmd.Iova == ulong.MaxValue || cmd.Length == ulong.MaxValue)
-            return Errno.EOVERFLOW;
-        if ((cmd.Flags & (UapiValues.MapReadable | UapiValues.MapWriteable)) == 0)
-            return Errno.EINVAL;
+        var rc = CheckMapRequest(cmd.Flags, reservedSet: false, cmd.Iova, cmd.Length);
+        if (rc != Errno.Ok)
+            return rc;
         var iova = cmd.Iova;
-        var rc = command.Context.MapFile(new IoasId(cmd.IoasId), cmd.Fd, cmd.Start, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova);
+        rc = command.Context.MapFile(new IoasId(cmd.IoasId), cmd.Fd, cmd.Start, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova);
         if (rc != Errno.Ok)
             return rc;
         cmd.Iova = iova;
@@ -146,6 +140,18 @@ internal static class IoasHandlers
             return rc;
         cmd.Length = unmapped;
         return command.Respond(Unsafe.SizeOf<IommuIoasUnmap>());
+    }
+
+    /// <summary>The checks MAP and MAP_FILE make before any look-up, in the kernel's order.</summary>
+    private static Errno CheckMapRequest(uint flags, bool reservedSet, ulong iova, ulong length)
+    {
+        if ((flags & ~UapiValues.MapKnownFlags) != 0 || reservedSet)
+            return Errno.EOPNOTSUPP;
+        if (iova == ulong.MaxValue || length == ulong.MaxValue)
+            return Errno.EOVERFLOW;
+        if ((flags & (UapiValues.MapReadable | UapiValues.MapWriteable)) == 0)
+            return Errno.EINVAL;
+        return Errno.Ok;
     }
 
     private static IoProt ProtOf(uint flags) =>
