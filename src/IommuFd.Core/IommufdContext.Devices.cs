@@ -42,40 +42,31 @@ public sealed partial class IommufdContext
     public Errno AttachDevice(DeviceId deviceId, ObjectId ptId, out HwptId hwptId)
     {
         hwptId = default;
-        var rc = Objects.TryHold<Device>(deviceId, out var device);
+        var rc = Objects.Hold(deviceId, out ObjectHold<Device> deviceHold);
         if (rc != Errno.Ok)
             return rc;
-        try
+        using (deviceHold)
+        lock (_attachLock)
         {
-            lock (_attachLock)
+            var device = deviceHold.Value;
+            if (device.Attached is not null)
+                return Errno.EBUSY;
+            rc = Objects.Hold(ptId, out ObjectHold<IommufdObject> ptHold);
+            if (rc != Errno.Ok)
+                return rc;
+            using (ptHold)
             {
-                if (device.Attached is not null)
-                    return Errno.EBUSY;
-                rc = Objects.TryHold<IommufdObject>(ptId, out var pt);
-                if (rc != Errno.Ok)
-                    return rc;
-                try
+                HwptPaging? hwpt = null;
+                rc = ptHold.Value switch
                 {
-                    HwptPaging? hwpt = null;
-                    rc = pt switch
-                    {
-                        HwptPaging h => AttachToHwptLocked(device, hwpt = h),
-                        Ioas ioas => AttachAutoLocked(device, ioas, out hwpt),
-                        _ => Errno.EINVAL,
-                    };
-                    if (rc == Errno.Ok)
-                        hwptId = hwpt!.TypedId;
-                    return rc;
-                }
-                finally
-                {
-                    Objects.Release(pt);
-                }
+                    HwptPaging h => AttachToHwptLocked(device, hwpt = h),
+                    Ioas ioas => AttachAutoLocked(device, ioas, out hwpt),
+                    _ => Errno.EINVAL,
+                };
+                if (rc == Errno.Ok)
+                    hwptId = hwpt!.TypedId;
+                return rc;
             }
-        }
-        finally
-        {
-            Objects.Release(device);
         }
     }
 
@@ -86,62 +77,47 @@ public sealed partial class IommufdContext
     public Errno ReplaceDevice(DeviceId deviceId, ObjectId ptId, out HwptId hwptId)
     {
         hwptId = default;
-        var rc = Objects.TryHold<Device>(deviceId, out var device);
+        var rc = Objects.Hold(deviceId, out ObjectHold<Device> deviceHold);
         if (rc != Errno.Ok)
             return rc;
-        try
+        using (deviceHold)
+        lock (_attachLock)
         {
-            lock (_attachLock)
+            var device = deviceHold.Value;
+            if (device.Attached is not { } current)
+                return Errno.EINVAL;
+            rc = Objects.Hold(ptId, out ObjectHold<IommufdObject> ptHold);
+            if (rc != Errno.Ok)
+                return rc;
+            using (ptHold)
             {
-                if (device.Attached is not { } current)
-                    return Errno.EINVAL;
-                rc = Objects.TryHold<IommufdObject>(ptId, out var pt);
+                HwptPaging? target = null;
+                rc = ptHold.Value switch
+                {
+                    HwptPaging h => Ok(target = h),
+                    Ioas ioas => FindOrCreateAutoForReplaceLocked(device, ioas, out target),
+                    _ => Errno.EINVAL,
+                };
                 if (rc != Errno.Ok)
                     return rc;
-                try
-                {
-                    HwptPaging? target = null;
-                    rc = pt switch
-                    {
-                        HwptPaging h => Ok(target = h),
-                        Ioas ioas => FindOrCreateAutoForReplaceLocked(device, ioas, out target),
-                        _ => Errno.EINVAL,
-                    };
-                    if (rc != Errno.Ok)
-                        return rc;
-                    rc = ReplaceLocked(device, current, target!);
-                    if (rc == Errno.Ok)
-                        hwptId = target!.TypedId;
-                    return rc;
-                }
-                finally
-                {
-                    Objects.Release(pt);
-                }
+                rc = ReplaceLocked(device, current, target!);
+                if (rc == Errno.Ok)
+                    hwptId = target!.TypedId;
+                return rc;
             }
-        }
-        finally
-        {
-            Objects.Release(device);
         }
     }
 
     /// <summary>Detaches a device; detaching one that is not attached does nothing.</summary>
     public Errno DetachDevice(DeviceId deviceId)
     {
-        var rc = Objects.TryHold<Device>(deviceId, out var device);
+        var rc = Objects.Hold(deviceId, out ObjectHold<Device> deviceHold);
         if (rc != Errno.Ok)
             return rc;
-        try
-        {
-            lock (_attachLock)
-                DetachLocked(device);
-            return Errno.Ok;
-        }
-        finally
-        {
-            Objects.Release(device);
-        }
+        using (deviceHold)
+        lock (_attachLock)
+            DetachLocked(deviceHold.Value);
+        return Errno.Ok;
     }
 
     /// <summary>
@@ -152,18 +128,19 @@ public sealed partial class IommufdContext
     public Errno AllocHwpt(DeviceId deviceId, ObjectId ptId, HwptAllocFlags flags, IDriverData? data, out HwptId hwptId)
     {
         hwptId = default;
-        var rc = Objects.TryHold<Device>(deviceId, out var device);
+        var rc = Objects.Hold(deviceId, out ObjectHold<Device> deviceHold);
         if (rc != Errno.Ok)
             return rc;
-        try
+        using (deviceHold)
         {
-            if (Objects.TryHold<IommufdObject>(ptId, out var pt) != Errno.Ok)
+            var device = deviceHold.Value;
+            if (Objects.Hold(ptId, out ObjectHold<IommufdObject> ptHold) != Errno.Ok)
                 return Errno.EINVAL;
-            try
+            using (ptHold)
             {
-                if (pt is not Ioas ioas)
+                if (ptHold.Value is not Ioas ioas)
                     // Nested HWPTs (on a paging parent or a vIOMMU) are not modelled yet.
-                    return pt is HwptPaging ? Errno.EOPNOTSUPP : Errno.EINVAL;
+                    return ptHold.Value is HwptPaging ? Errno.EOPNOTSUPP : Errno.EINVAL;
                 if ((flags & ~HwptAllocFlags.Known) != 0)
                     return Errno.EOPNOTSUPP;
                 if (flags.HasFlag(HwptAllocFlags.DirtyTracking) && !device.Driver.SupportsDirtyTracking(device))
@@ -187,14 +164,6 @@ public sealed partial class IommufdContext
                     return Errno.Ok;
                 }
             }
-            finally
-            {
-                Objects.Release(pt);
-            }
-        }
-        finally
-        {
-            Objects.Release(device);
         }
     }
 

@@ -106,6 +106,14 @@ public sealed class ObjectTable
         return Errno.ENOENT;
     }
 
+    /// <summary>Like <see cref="TryHold{T}"/>, as a disposable hold.</summary>
+    public Errno Hold<T>(ObjectId id, out ObjectHold<T> hold) where T : IommufdObject
+    {
+        var rc = TryHold<T>(id, out var obj);
+        hold = rc == Errno.Ok ? new ObjectHold<T>(this, obj) : default;
+        return rc;
+    }
+
     /// <summary>Drops a hold; the last hold of a destroyed object tears it down.</summary>
     public void Release(IommufdObject obj)
     {
