@@ -42,4 +42,6 @@ internal sealed unsafe class HostUserMemory : IUserMemory
     public void Unpin(ulong pageAddress, ulong pageCount) => _pinning.Unpin(pageAddress, pageCount);
 
     public ulong PinCount(ulong address) => _pinning.PinCount(address);
+
+    public bool SamePage(ulong a, ulong b) => _pinning.SamePage(a, b);
 }

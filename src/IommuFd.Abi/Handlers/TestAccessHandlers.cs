@@ -59,7 +59,7 @@ internal static class TestAccessHandlers
             var expected = CpuPage.AlignDown(req.Uptr - CpuPage.Offset(req.Iova));
             for (var i = 0; i < pin!.UserPages.Count; i++)
             {
-                if (pin.UserPages[i] != expected + ((ulong)i << CpuPage.Shift))
+                if (!command.Memory.SamePage(pin.UserPages[i], expected + ((ulong)i << CpuPage.Shift)))
                 {
                     access.Unpin(pin);
                     return Errno.EBADE;

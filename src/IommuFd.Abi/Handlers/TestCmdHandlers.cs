@@ -108,7 +108,8 @@ internal static class TestCmdHandlers
                 var rc = command.Memory.Read(uptr + offset, probe);
                 if (rc != Errno.Ok)
                     return rc;
-                if (domain.IovaToPhys(iova + offset) != uptr + offset)
+                if (domain.IovaToPhys(iova + offset) is not { } phys
+                    || CpuPage.Offset(phys) != CpuPage.Offset(uptr + offset) || !command.Memory.SamePage(phys, uptr + offset))
                     return Errno.EINVAL;
             }
             return Errno.Ok;

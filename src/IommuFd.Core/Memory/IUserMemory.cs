@@ -20,6 +20,15 @@ public interface IUserMemory
     /// <summary>Releases one pin of each page; the pages must have been pinned.</summary>
     void Unpin(ulong pageAddress, ulong pageCount);
 
-    /// <summary>How many pins the page holding <paramref name="address"/> carries (all contexts together).</summary>
+    /// <summary>
+    /// How many pins the page holding <paramref name="address"/> carries: all contexts together,
+    /// and pins taken through any other address that reaches the same memory.
+    /// </summary>
     ulong PinCount(ulong address);
+
+    /// <summary>
+    /// Whether two addresses reach the same page of memory: the same page, or two shared mappings
+    /// of one file page. The kernel's checks compare pages, not addresses.
+    /// </summary>
+    bool SamePage(ulong a, ulong b);
 }

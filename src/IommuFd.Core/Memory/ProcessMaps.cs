@@ -2,7 +2,11 @@ using System.Globalization;
 
 namespace IommuFd.Core.Memory;
 
-/// <summary>Reads /proc/self/maps to tell whether a range is mapped with the wanted protection.</summary>
+/// <summary>
+/// Reads /proc/self/maps: whether a range is mapped with the wanted protection, and which other
+/// addresses reach the same page of a shared file (a memfd mapped twice, once by the program and
+/// once by the engine for MAP_FILE, is one set of pages the kernel would count once).
+/// </summary>
 internal static class ProcessMaps
 {
     public static bool Covers(IovaRange want, bool writable)
@@ -10,7 +14,7 @@ internal static class ProcessMaps
         var cursor = want.Start;
         foreach (var line in File.ReadLines("/proc/self/maps"))
         {
-            // "start-end perms offset dev inode path": lines come sorted by address.
+            // Pinning calls this on every MAP: parse only the address range and permissions.
             var dash = line.IndexOf('-');
             var space = line.IndexOf(' ');
             if (dash <= 0 || space <= dash)
@@ -29,5 +33,69 @@ internal static class ProcessMaps
             cursor = end;
         }
         return false;
+    }
+
+    /// <summary>
+    /// Every page-aligned address, <paramref name="address"/>'s own page first, that reaches the
+    /// same memory: for a shared mapping of a file, each shared mapping of the same file offset;
+    /// otherwise the page alone (private and anonymous memory has no other name in one process).
+    /// </summary>
+    public static List<ulong> Aliases(ulong address)
+    {
+        var page = CpuPage.AlignDown(address);
+        var aliases = new List<ulong> { page };
+        var entries = new List<MapsLine>();
+        MapsLine? own = null;
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            if (!MapsLine.TryParse(line, out var entry) || !entry.SharedFile)
+                continue;
+            entries.Add(entry);
+            if (entry.Start <= page && page < entry.End)
+                own = entry;
+        }
+        if (own is not { } mine)
+            return aliases;
+        var fileOffset = mine.FileOffset(page);
+        foreach (var other in entries)
+        {
+            if (other.Start == mine.Start || other.Device != mine.Device || other.Inode != mine.Inode)
+                continue;
+            if (fileOffset >= other.Offset && fileOffset - other.Offset < other.End - other.Start)
+                aliases.Add(other.Start + (fileOffset - other.Offset));
+        }
+        return aliases;
+    }
+
+    /// <summary>True when both addresses reach the same page of memory.</summary>
+    public static bool SamePage(ulong a, ulong b) =>
+        CpuPage.AlignDown(a) == CpuPage.AlignDown(b) || Aliases(a).Contains(CpuPage.AlignDown(b));
+
+    /// <summary>One line, "start-end perms offset major:minor inode path".</summary>
+    private readonly record struct MapsLine(ulong Start, ulong End, string Perms, ulong Offset, string Device, ulong Inode)
+    {
+        /// <summary>A shared mapping of a real file (memfd and shmem included): other mappings may alias it.</summary>
+        public bool SharedFile => Perms[3] == 's' && Inode != 0;
+
+        public ulong FileOffset(ulong address) => Offset + (address - Start);
+
+        public static bool TryParse(string line, out MapsLine entry)
+        {
+            entry = default;
+            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length < 5)
+                return false;
+            var dash = fields[0].IndexOf('-');
+            if (dash <= 0 || fields[1].Length < 4)
+                return false;
+            var span = fields[0].AsSpan();
+            if (!ulong.TryParse(span[..dash], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var start)
+                || !ulong.TryParse(span[(dash + 1)..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var end)
+                || !ulong.TryParse(fields[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var offset)
+                || !ulong.TryParse(fields[4], NumberStyles.None, CultureInfo.InvariantCulture, out var inode))
+                return false;
+            entry = new MapsLine(start, end, fields[1], offset, fields[3], inode);
+            return true;
+        }
     }
 }

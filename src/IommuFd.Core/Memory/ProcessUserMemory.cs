@@ -6,6 +6,8 @@ namespace IommuFd.Core.Memory;
 /// This process's own memory, reached with process_vm_readv/process_vm_writev on itself: the
 /// kernel validates every address, so a bad pointer from a program comes back as EFAULT instead
 /// of a segmentation fault. Pinning checks the pages are mapped (and writable) via /proc/self/maps.
+/// Pins are kept by address; questions about a page (its pin count, whether two addresses are
+/// one page) add up the addresses that share it, which only a shared file mapping can have.
 /// </summary>
 public sealed partial class ProcessUserMemory : IUserMemory
 {
@@ -53,7 +55,15 @@ public sealed partial class ProcessUserMemory : IUserMemory
 
     public void Unpin(ulong pageAddress, ulong pageCount) => _pins.Unpin(pageAddress, pageCount);
 
-    public ulong PinCount(ulong address) => _pins.PinCount(address);
+    public ulong PinCount(ulong address)
+    {
+        var total = 0UL;
+        foreach (var alias in ProcessMaps.Aliases(address))
+            total += _pins.PinCount(alias);
+        return total;
+    }
+
+    public bool SamePage(ulong a, ulong b) => ProcessMaps.SamePage(a, b);
 
     private static Errno Transfer(nint result, int wanted) =>
         result == wanted ? Errno.Ok : Errno.EFAULT;

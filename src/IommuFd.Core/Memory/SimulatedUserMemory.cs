@@ -104,6 +104,9 @@ public sealed class SimulatedUserMemory : IUserMemory
 
     public ulong PinCount(ulong address) => _pins.PinCount(address);
 
+    // Simulated regions never alias one another.
+    public bool SamePage(ulong a, ulong b) => CpuPage.AlignDown(a) == CpuPage.AlignDown(b);
+
     /// <summary>Pages pinned by anyone, each counted once.</summary>
     public ulong PinnedPages => _pins.PinnedPages;
 

@@ -42,4 +42,58 @@ public sealed partial class ProcessFileMemoryTests
             Close(fd);
         }
     }
+
+    [Fact]
+    public void TwoMappingsOfOneFilePageAreOnePageForPinsAndChecks()
+    {
+        var fd = MemfdCreate("iommufd-alias", 0);
+        Assert.True(fd >= 0);
+        try
+        {
+            Assert.Equal(0, Ftruncate(fd, 4 * 4096));
+            var files = ProcessFileMemory.Instance;
+            var memory = ProcessUserMemory.Instance;
+            Assert.Equal(Errno.Ok, files.MapFile(fd, 0, 4 * 4096, true, out var program, out var programMapping));
+            Assert.Equal(Errno.Ok, files.MapFile(fd, 4096, 2 * 4096, true, out var engine, out var engineMapping));
+            using (programMapping)
+            using (engineMapping)
+            {
+                // engine page 0 is file page 1, which the program reaches at program + 4096.
+                Assert.True(memory.SamePage(engine, program + 4096 + 123));
+                Assert.False(memory.SamePage(engine, program));
+                Assert.False(memory.SamePage(engine + 4096, program + 3 * 4096));
+
+                Assert.Equal(Errno.Ok, memory.Pin(engine, 2, writable: true));
+                Assert.Equal(0UL, memory.PinCount(program));
+                Assert.Equal(1UL, memory.PinCount(program + 4096));
+                Assert.Equal(1UL, memory.PinCount(program + 2 * 4096));
+                Assert.Equal(0UL, memory.PinCount(program + 3 * 4096));
+                // A pin through the program's own address adds to the same page.
+                Assert.Equal(Errno.Ok, memory.Pin(program + 4096, 1, writable: true));
+                Assert.Equal(2UL, memory.PinCount(engine));
+                memory.Unpin(program + 4096, 1);
+                memory.Unpin(engine, 2);
+                Assert.Equal(0UL, memory.PinCount(program + 4096));
+            }
+        }
+        finally
+        {
+            Close(fd);
+        }
+    }
+
+    [Fact]
+    public void PrivateMemoryHasNoAliases()
+    {
+        var buffer = new byte[4 * 4096];
+        unsafe
+        {
+            fixed (byte* start = buffer)
+            {
+                var page = CpuPage.AlignDown((ulong)start + CpuPage.Mask);
+                Assert.True(ProcessUserMemory.Instance.SamePage(page, page + 4095));
+                Assert.False(ProcessUserMemory.Instance.SamePage(page, page + 4096));
+            }
+        }
+    }
 }
