@@ -23,6 +23,7 @@ public enum Errno
     EINVAL = 22,
     ENOTTY = 25,
     ENOSPC = 28,
+    ESPIPE = 29,
     ERANGE = 34,
     EDEADLK = 35,
     EBADE = 52,

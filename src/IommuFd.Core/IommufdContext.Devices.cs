@@ -56,10 +56,10 @@ public sealed partial class IommufdContext
                 return rc;
             using (ptHold)
             {
-                HwptPaging? hwpt = null;
+                Hwpt? hwpt = null;
                 rc = ptHold.Value switch
                 {
-                    HwptPaging h => AttachToHwptLocked(device, hwpt = h),
+                    Hwpt h => AttachToHwptLocked(device, hwpt = h),
                     Ioas ioas => AttachAutoLocked(device, ioas, out hwpt),
                     _ => Errno.EINVAL,
                 };
@@ -91,10 +91,10 @@ public sealed partial class IommufdContext
                 return rc;
             using (ptHold)
             {
-                HwptPaging? target = null;
+                Hwpt? target = null;
                 rc = ptHold.Value switch
                 {
-                    HwptPaging h => Ok(target = h),
+                    Hwpt h => Ok(target = h),
                     Ioas ioas => FindOrCreateAutoForReplaceLocked(device, ioas, out target),
                     _ => Errno.EINVAL,
                 };
@@ -121,11 +121,13 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>
-    /// IOMMU_HWPT_ALLOC for a kernel-managed (paging) HWPT on an IOAS. Validation follows the
-    /// kernel: unknown device ENOENT, unknown pt EINVAL, unsupported flags EOPNOTSUPP, then the
-    /// driver, then filling the domain from the IOAS. The new HWPT narrows the IOAS at once.
+    /// IOMMU_HWPT_ALLOC. On an IOAS: a kernel-managed paging HWPT, filled from the IOAS, which
+    /// narrows the IOAS at once. On a paging HWPT allocated with NEST_PARENT: a nested HWPT from
+    /// the driver's <paramref name="data"/>. Validation follows the kernel: unknown device ENOENT,
+    /// unknown pt EINVAL, unsupported flags EOPNOTSUPP, then the driver, then the fault queue
+    /// (<paramref name="faultId"/>, with FAULT_ID_VALID; ENOENT when unknown).
     /// </summary>
-    public Errno AllocHwpt(DeviceId deviceId, ObjectId ptId, HwptAllocFlags flags, IDriverData? data, out HwptId hwptId)
+    public Errno AllocHwpt(DeviceId deviceId, ObjectId ptId, HwptAllocFlags flags, IDriverData? data, out HwptId hwptId, FaultId faultId = default)
     {
         hwptId = default;
         var rc = Objects.Hold(deviceId, out ObjectHold<Device> deviceHold);
@@ -137,47 +139,110 @@ public sealed partial class IommufdContext
             if (Objects.Hold(ptId, out ObjectHold<IommufdObject> ptHold) != Errno.Ok)
                 return Errno.EINVAL;
             using (ptHold)
+            lock (_attachLock)
             {
-                if (ptHold.Value is not Ioas ioas)
-                    // Nested HWPTs (on a paging parent or a vIOMMU) are not modelled yet.
-                    return ptHold.Value is HwptPaging ? Errno.EOPNOTSUPP : Errno.EINVAL;
-                if ((flags & ~HwptAllocFlags.Known) != 0)
-                    return Errno.EOPNOTSUPP;
-                if (flags.HasFlag(HwptAllocFlags.DirtyTracking) && !device.Driver.SupportsDirtyTracking(device))
-                    return Errno.EOPNOTSUPP;
-                if (flags.HasFlag(HwptAllocFlags.FaultIdValid) && flags.HasFlag(HwptAllocFlags.NestParent))
-                    return Errno.EOPNOTSUPP;
-                lock (_attachLock)
+                Hwpt hwpt;
+                switch (ptHold.Value)
                 {
-                    rc = CreateHwptLocked(device, ioas, flags & ~HwptAllocFlags.FaultIdValid, data, autoDomain: false, attachFirst: false, out var hwpt);
+                    case Ioas ioas:
+                        rc = AllocPagingLocked(device, ioas, flags, data, out var paging);
+                        hwpt = paging;
+                        break;
+                    case HwptPaging parent:
+                        rc = AllocNestedLocked(device, parent, flags, data, out var nested);
+                        hwpt = nested;
+                        break;
+                    default:
+                        return Errno.EINVAL;
+                }
+                if (rc != Errno.Ok)
+                    return rc;
+                if (flags.HasFlag(HwptAllocFlags.FaultIdValid))
+                {
+                    rc = AttachFaultQueue(hwpt, faultId);
                     if (rc != Errno.Ok)
-                        return rc;
-                    if (flags.HasFlag(HwptAllocFlags.FaultIdValid))
                     {
-                        // No fault queue objects exist yet, so any fault ID is unknown.
                         Objects.Abort(hwpt);
                         hwpt.OnDestroy();
-                        return Errno.ENOENT;
+                        return rc;
                     }
-                    Objects.Publish(hwpt);
-                    hwptId = hwpt.TypedId;
-                    return Errno.Ok;
                 }
+                Objects.Publish(hwpt);
+                hwptId = hwpt.TypedId;
+                return Errno.Ok;
             }
         }
     }
 
-    private static Errno Ok(HwptPaging _) => Errno.Ok;
+    private Errno AllocPagingLocked(Device device, Ioas ioas, HwptAllocFlags flags, IDriverData? data, out HwptPaging hwpt)
+    {
+        hwpt = null!;
+        if ((flags & ~HwptAllocFlags.Known) != 0)
+            return Errno.EOPNOTSUPP;
+        if (flags.HasFlag(HwptAllocFlags.DirtyTracking) && !device.Driver.SupportsDirtyTracking(device))
+            return Errno.EOPNOTSUPP;
+        if (flags.HasFlag(HwptAllocFlags.FaultIdValid) && flags.HasFlag(HwptAllocFlags.NestParent))
+            return Errno.EOPNOTSUPP;
+        return CreateHwptLocked(device, ioas, flags & ~HwptAllocFlags.FaultIdValid, data, autoDomain: false, attachFirst: false, out hwpt);
+    }
+
+    /// <summary>A nested HWPT (ID reserved, not published) holding its parent.</summary>
+    private Errno AllocNestedLocked(Device device, HwptPaging parent, HwptAllocFlags flags, IDriverData? data, out HwptNested hwpt)
+    {
+        hwpt = null!;
+        if ((flags & ~(HwptAllocFlags.FaultIdValid | HwptAllocFlags.Pasid)) != 0 || data is null)
+            return Errno.EOPNOTSUPP;
+        if (parent.AutoDomain || !parent.NestParent || !ReferenceEquals(parent.Driver, device.Driver))
+            return Errno.EINVAL;
+        var rc = device.Driver.AllocateNestedDomain(device, parent.Domain, flags & ~HwptAllocFlags.FaultIdValid, data, out var domain);
+        if (rc != Errno.Ok)
+            return rc;
+        var created = new HwptNested(parent, domain);
+        rc = Objects.Reserve(created);
+        if (rc != Errno.Ok)
+            return rc;
+        Objects.AddUser(parent);
+        created.Teardown = () => Objects.RemoveUser(parent);
+        hwpt = created;
+        return Errno.Ok;
+    }
+
+    /// <summary>Page requests of devices attached to <paramref name="hwpt"/> go to the queue, which it then holds.</summary>
+    private Errno AttachFaultQueue(Hwpt hwpt, FaultId faultId)
+    {
+        if (Objects.TryHold<Faults.FaultQueue>(faultId, out var fault) != Errno.Ok)
+            return Errno.ENOENT;
+        Objects.AddUser(fault);
+        Objects.Release(fault);
+        hwpt.Fault = fault;
+        var inner = hwpt.Teardown;
+        hwpt.Teardown = () =>
+        {
+            inner?.Invoke();
+            Objects.RemoveUser(fault);
+        };
+        return Errno.Ok;
+    }
+
+    private static Errno Ok(Hwpt _) => Errno.Ok;
 
     /// <summary>Tries each automatic HWPT of the IOAS (EINVAL means "incompatible, next"), else makes one.</summary>
-    private Errno AttachAutoLocked(Device device, Ioas ioas, out HwptPaging? hwpt) =>
-        FindOrCreateAutoLocked(device, ioas, candidate => AttachToHwptLocked(device, candidate), attachNew: true, out hwpt);
+    private Errno AttachAutoLocked(Device device, Ioas ioas, out Hwpt? hwpt)
+    {
+        var rc = FindOrCreateAutoLocked(device, ioas, candidate => AttachToHwptLocked(device, candidate), attachNew: true, out var paging);
+        hwpt = paging;
+        return rc;
+    }
 
     /// <summary>For replace: the device's own automatic HWPT, a compatible one, or a new filled one.</summary>
-    private Errno FindOrCreateAutoForReplaceLocked(Device device, Ioas ioas, out HwptPaging? hwpt) =>
-        FindOrCreateAutoLocked(device, ioas,
+    private Errno FindOrCreateAutoForReplaceLocked(Device device, Ioas ioas, out Hwpt? hwpt)
+    {
+        var rc = FindOrCreateAutoLocked(device, ioas,
             candidate => ReferenceEquals(candidate, device.Attached) ? Errno.Ok : device.Driver.CheckAttach(device, candidate.Domain),
-            attachNew: false, out hwpt);
+            attachNew: false, out var paging);
+        hwpt = paging;
+        return rc;
+    }
 
     /// <summary>
     /// The auto-domain rule shared by attach and replace: the first automatic HWPT the device takes
@@ -247,11 +312,11 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>Attaches one device to an HWPT: driver compatibility, group rule, reserved regions.</summary>
-    private Errno AttachToHwptLocked(Device device, HwptPaging hwpt)
+    private Errno AttachToHwptLocked(Device device, Hwpt hwpt)
     {
         if (device.Attached is not null)
             return Errno.EBUSY;
-        var rc = device.Driver.CheckAttach(device, hwpt.Domain);
+        var rc = device.Driver.CheckAttach(device, hwpt.AttachDomain);
         if (rc != Errno.Ok)
             return rc;
         var group = device.Group;
@@ -268,8 +333,9 @@ public sealed partial class IommufdContext
         return Errno.Ok;
     }
 
-    private void UndoAttachLocked(Device device, HwptPaging hwpt)
+    private void UndoAttachLocked(Device device, Hwpt hwpt)
     {
+        hwpt.Fault?.AnswerLeftBehind(device.TypedId, hwpt);
         hwpt.Ioas.PageTable.Unreserve(device);
         device.Attached = null;
         device.Group.Attached.Remove(device);
@@ -288,11 +354,11 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>Moves the device's whole group from <paramref name="current"/> to <paramref name="target"/>.</summary>
-    private Errno ReplaceLocked(Device device, HwptPaging current, HwptPaging target)
+    private Errno ReplaceLocked(Device device, Hwpt current, Hwpt target)
     {
         if (ReferenceEquals(current, target))
             return Errno.Ok;
-        var rc = device.Driver.CheckAttach(device, target.Domain);
+        var rc = device.Driver.CheckAttach(device, target.AttachDomain);
         if (rc != Errno.Ok)
             return rc;
         var members = device.Group.Attached.ToList();
@@ -316,6 +382,7 @@ public sealed partial class IommufdContext
         {
             member.Attached = target;
             Objects.AddUser(target);
+            current.Fault?.AnswerLeftBehind(member.TypedId, current);
             Objects.RemoveUser(current);
         }
         device.Group.Hwpt = target;
@@ -338,9 +405,9 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>An automatic HWPT lives only as long as some device uses it.</summary>
-    private void DestroyIfUnusedAuto(HwptPaging hwpt)
+    private void DestroyIfUnusedAuto(Hwpt hwpt)
     {
-        if (hwpt.AutoDomain && Objects.UsersOf(hwpt) == 0)
+        if (hwpt is HwptPaging { AutoDomain: true } && Objects.UsersOf(hwpt) == 0)
             Objects.Destroy(hwpt.Id);
     }
 }

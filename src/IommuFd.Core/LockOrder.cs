@@ -15,7 +15,8 @@ namespace IommuFd.Core;
 /// <item>an IOAS's page table (<c>IoPageTable._lock</c>): the IOVA tree, reserved/allowed ranges,
 ///   its domain list; held while domains are filled or changed, so each change is atomic;</item>
 /// <item>user pages (<c>UserPages._lock</c>): the pin users of one MAP's memory;</item>
-/// <item>leaves: memlock accounts, the user memory's pin ledger and its region table.</item>
+/// <item>leaves: memlock accounts, the user memory's pin ledger and its region table, a fault
+///   queue (<c>FaultQueue._lock</c>; page-request answers reach devices after it is dropped).</item>
 /// </list>
 /// Two page tables are never locked together: COPY reads its source, drops the lock, then maps.
 /// An unmap that finds access pins drops the page-table lock before telling the accesses, which

@@ -19,6 +19,9 @@ public sealed class DeviceLayoutTests
     [InlineData(typeof(IommuVdeviceAlloc), Header.VdeviceAllocSize)]
     [InlineData(typeof(IommuIoasChangeProcess), Header.IoasChangeProcessSize)]
     [InlineData(typeof(IommuTestCmd), Header.TestCmdSize)]
+    [InlineData(typeof(IommuFaultAlloc), Header.FaultAllocSize)]
+    [InlineData(typeof(IommuHwptPgfault), 40)]
+    [InlineData(typeof(IommuHwptPageResponse), 8)]
     public void Struct_has_the_kernel_size(Type type, int size)
     {
         Assert.Equal(size, Marshal.SizeOf(type));
@@ -48,6 +51,13 @@ public sealed class DeviceLayoutTests
     [InlineData(typeof(IommuHwInfo), nameof(IommuHwInfo.Reserved0), 29)]
     [InlineData(typeof(IommuHwInfo), nameof(IommuHwInfo.Reserved2), 31)]
     [InlineData(typeof(IommuHwInfo), nameof(IommuHwInfo.OutCapabilities), 32)]
+    [InlineData(typeof(IommuFaultAlloc), nameof(IommuFaultAlloc.OutFaultId), 8)]
+    [InlineData(typeof(IommuFaultAlloc), nameof(IommuFaultAlloc.OutFaultFd), 12)]
+    [InlineData(typeof(IommuHwptPgfault), nameof(IommuHwptPgfault.Perm), 16)]
+    [InlineData(typeof(IommuHwptPgfault), nameof(IommuHwptPgfault.Addr), 24)]
+    [InlineData(typeof(IommuHwptPgfault), nameof(IommuHwptPgfault.Length), 32)]
+    [InlineData(typeof(IommuHwptPgfault), nameof(IommuHwptPgfault.Cookie), 36)]
+    [InlineData(typeof(IommuHwptPageResponse), nameof(IommuHwptPageResponse.Code), 4)]
     [InlineData(typeof(IommuHwptInvalidate), nameof(IommuHwptInvalidate.HwptId), 4)]
     [InlineData(typeof(IommuHwptInvalidate), nameof(IommuHwptInvalidate.DataUptr), 8)]
     [InlineData(typeof(IommuHwptInvalidate), nameof(IommuHwptInvalidate.DataType), 16)]

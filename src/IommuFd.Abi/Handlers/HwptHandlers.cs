@@ -21,7 +21,7 @@ internal static class HwptHandlers
         if (noData != (cmd.DataLen == 0))
             return Errno.EINVAL;
         var data = noData ? null : new DriverDataFromUser(command.Memory, cmd.DataType, cmd.DataLen, cmd.DataUptr);
-        var rc = command.Context.AllocHwpt(new DeviceId(cmd.DevId), new ObjectId(cmd.PtId), (HwptAllocFlags)cmd.Flags, data, out var hwpt);
+        var rc = command.Context.AllocHwpt(new DeviceId(cmd.DevId), new ObjectId(cmd.PtId), (HwptAllocFlags)cmd.Flags, data, out var hwpt, new FaultId(cmd.FaultId));
         if (rc != Errno.Ok)
             return rc;
         cmd.OutHwptId = hwpt.Value;
@@ -70,7 +70,7 @@ internal static class HwptHandlers
         return command.Respond(Unsafe.SizeOf<IommuHwInfo>());
     }
 
-    /// <summary>Only nested HWPTs and vIOMMUs have caches to invalidate; paging HWPTs are EINVAL.</summary>
+    /// <summary>Only nested HWPTs (and vIOMMUs, none of which exist yet) have caches to invalidate; anything else is EINVAL.</summary>
     public static Errno Invalidate(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuHwptInvalidate>();
@@ -89,10 +89,22 @@ internal static class HwptHandlers
                 return Errno.EOPNOTSUPP;
             if (requested != 0 && (cmd.DataUptr == 0 || cmd.EntryLen == 0))
                 return Errno.EINVAL;
-            if (command.Context.Objects.TryHold<IommufdObject>(new ObjectId(cmd.HwptId), out var target) != Errno.Ok)
+            var objects = command.Context.Objects;
+            if (objects.TryHold<IommufdObject>(new ObjectId(cmd.HwptId), out var target) != Errno.Ok)
                 return Errno.ENOENT;
-            command.Context.Objects.Release(target);
-            return Errno.EINVAL;
+            try
+            {
+                if (target is not HwptNested nested)
+                    return Errno.EINVAL;
+                var requests = new DriverArrayFromUser(command.Memory, cmd.DataType, cmd.EntryLen, requested, cmd.DataUptr);
+                var rc = nested.Domain.Invalidate(requests, out var handled);
+                cmd.EntryNum = handled;
+                return rc;
+            }
+            finally
+            {
+                objects.Release(target);
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ using IommuFd.Abi.Uapi;
 using IommuFd.Core;
 using IommuFd.Core.Devices;
 using IommuFd.Core.Drivers.Mock;
+using IommuFd.Core.Faults;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Abi.Handlers;
@@ -29,6 +30,8 @@ internal static class TestCmdHandlers
             TestOps.MdCheckRefs => CheckRefs(ref command, ref cmd),
             TestOps.SetTempMemoryLimit => SelftestSettings.SetTempMemoryLimit(cmd.MemoryLimit.Limit),
             TestOps.DevCheckCache => CheckDevCache(command.Context, ref cmd),
+            TestOps.MdCheckIotlb => CheckIotlb(command.Context, ref cmd),
+            TestOps.TriggerIopf => TriggerIopf(command.Context, ref cmd),
             TestOps.CreateAccess => TestAccessHandlers.Create(ref command, ref cmd),
             TestOps.AccessPages => TestAccessHandlers.Pages(ref command, ref cmd),
             TestOps.DestroyAccessPages => TestAccessHandlers.DestroyPages(ref command, ref cmd),
@@ -136,6 +139,33 @@ internal static class TestCmdHandlers
                 return Errno.EIO;
         }
         return Errno.Ok;
+    }
+
+    /// <summary>IOTLB entry `id` of a mock nested HWPT must hold `iotlb` (invalidation zeroes entries).</summary>
+    private static Errno CheckIotlb(IommufdContext context, ref IommuTestCmd cmd)
+    {
+        if (context.Objects.TryHold<HwptNested>(new ObjectId(cmd.Id), out var nested) != Errno.Ok)
+            return Errno.ENOENT;
+        try
+        {
+            if (nested.Domain is not MockNestedDomain mock)
+                return Errno.EINVAL;
+            var (id, expected) = (cmd.CheckIotlb.Id, cmd.CheckIotlb.Iotlb);
+            return id < MockNestedDomain.IotlbEntries && mock.Iotlb((int)id) == expected ? Errno.Ok : Errno.EINVAL;
+        }
+        finally
+        {
+            context.Objects.Release(nested);
+        }
+    }
+
+    /// <summary>The mock device raises one page request (the last of its group) through its attachment.</summary>
+    private static Errno TriggerIopf(IommufdContext context, ref IommuTestCmd cmd)
+    {
+        ref var req = ref cmd.TriggerIopf;
+        var flags = PageRequestFlags.LastPage | (req.Pasid != 0 ? PageRequestFlags.PasidValid : PageRequestFlags.None);
+        var request = new PageRequest(flags, req.Pasid, req.GroupId, (PageRequestAccess)req.Perm, req.Addr);
+        return context.ReportPageRequests(new DeviceId(req.DevId), [request]);
     }
 
     private static Errno CheckDevCache(IommufdContext context, ref IommuTestCmd cmd)

@@ -110,3 +110,35 @@ public static class DeviceUapiValues
     public const ushort VfioIoasSet = 1;
     public const ushort VfioIoasClear = 2;
 }
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct IommuFaultAlloc
+{
+    public uint Size;
+    public uint Flags;
+    public uint OutFaultId;
+    public uint OutFaultFd;
+}
+
+/// <summary>One record read from a fault queue fd (struct iommu_hwpt_pgfault).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public record struct IommuHwptPgfault
+{
+    public uint Flags;
+    public uint DevId;
+    public uint Pasid;
+    public uint GroupId;
+    public uint Perm;
+    public uint Reserved;
+    public ulong Addr;
+    public uint Length;
+    public uint Cookie;
+}
+
+/// <summary>One answer written to a fault queue fd (struct iommu_hwpt_page_response).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public record struct IommuHwptPageResponse
+{
+    public uint Cookie;
+    public uint Code;
+}

@@ -24,6 +24,8 @@ public record struct IommuTestCmd
     [FieldOffset(16)] public TestAccessPages AccessPages;
     [FieldOffset(16)] public TestAccessRw AccessRw;
     [FieldOffset(16)] public TestAccessReplaceIoas AccessReplaceIoas;
+    [FieldOffset(16)] public TestCheckIotlb CheckIotlb;
+    [FieldOffset(16)] public TestTriggerIopf TriggerIopf;
     [FieldOffset(64)] public uint Last;
 }
 
@@ -114,6 +116,23 @@ public record struct TestAccessRw
 public record struct TestAccessReplaceIoas
 {
     public uint IoasId;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestCheckIotlb
+{
+    public uint Id;
+    public uint Iotlb;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestTriggerIopf
+{
+    public uint DevId;
+    public uint Pasid;
+    public uint GroupId;
+    public uint Perm;
+    public ulong Addr;
 }
 
 /// <summary>Flag values of the access ops (MOCK_FLAGS_ACCESS_*, MOCK_ACCESS_RW_*).</summary>

@@ -30,7 +30,7 @@ public sealed class Device : IommufdObject
     public object? DriverState { get; }
 
     /// <summary>The HWPT handling the device's requests without PASID, or null when blocked.</summary>
-    public HwptPaging? Attached { get; internal set; }
+    public Hwpt? Attached { get; internal set; }
 
     public DeviceId TypedId => new(Id.Value);
 }

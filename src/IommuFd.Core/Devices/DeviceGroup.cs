@@ -13,5 +13,5 @@ public sealed class DeviceGroup
     public DeviceGroup(string name) => Name = name;
 
     /// <summary>The HWPT the group's attached devices use, or null.</summary>
-    public Objects.HwptPaging? Hwpt { get; internal set; }
+    public Objects.Hwpt? Hwpt { get; internal set; }
 }

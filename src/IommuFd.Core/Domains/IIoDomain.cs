@@ -4,7 +4,7 @@ namespace IommuFd.Core.Domains;
 /// A hardware page table that mirrors an IOAS's software copy. The I/O page table drives it:
 /// it never decides what is mapped, it only holds what it is told, or refuses.
 /// </summary>
-public interface IIoDomain
+public interface IIoDomain : IIommuDomain
 {
     /// <summary>The IOVAs the hardware can translate; the IOAS reserves everything outside.</summary>
     IovaRange Aperture { get; }

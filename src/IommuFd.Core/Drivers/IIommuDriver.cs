@@ -20,8 +20,14 @@ public interface IIommuDriver
     /// </summary>
     Errno AllocatePagingDomain(Device device, HwptAllocFlags flags, IDriverData? data, out IIoDomain domain);
 
+    /// <summary>
+    /// Allocates a nested (stage-1) domain over <paramref name="parent"/>, described by
+    /// <paramref name="data"/>. EOPNOTSUPP when the driver has no nesting or not this data type.
+    /// </summary>
+    Errno AllocateNestedDomain(Device device, IIoDomain parent, HwptAllocFlags flags, IDriverData data, out INestedDomain domain);
+
     /// <summary>Whether <paramref name="device"/> may attach to <paramref name="domain"/>: EINVAL means incompatible.</summary>
-    Errno CheckAttach(Device device, IIoDomain domain);
+    Errno CheckAttach(Device device, IIommuDomain domain);
 
     /// <summary>Hardware information (IOMMU_GET_HW_INFO). EOPNOTSUPP for a type the driver does not report.</summary>
     Errno GetHwInfo(Device device, uint requestedType, out HwInfo info);

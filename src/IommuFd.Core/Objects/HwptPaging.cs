@@ -8,33 +8,29 @@ namespace IommuFd.Core.Objects;
 /// IOAS's software copy. It holds its IOAS; attached devices hold it. An automatic one (created
 /// by attaching a device to an IOAS) disappears with its last device.
 /// </summary>
-public sealed class HwptPaging : IommufdObject
+public sealed class HwptPaging : Hwpt
 {
     internal HwptPaging(Ioas ioas, IIoDomain domain, IIommuDriver driver, HwptAllocFlags flags, bool autoDomain)
+        : base(driver)
     {
         Ioas = ioas;
         Domain = domain;
-        Driver = driver;
         Flags = flags;
         AutoDomain = autoDomain;
     }
 
     public override ObjectKind Kind => ObjectKind.HwptPaging;
 
-    public Ioas Ioas { get; }
+    public override Ioas Ioas { get; }
 
     public IIoDomain Domain { get; }
 
-    public IIommuDriver Driver { get; }
+    public override IIommuDomain AttachDomain => Domain;
 
     public HwptAllocFlags Flags { get; }
 
     public bool AutoDomain { get; }
 
-    public HwptId TypedId => new(Id.Value);
-
-    /// <summary>Set by the context: removes the domain from the IOAS and releases the IOAS.</summary>
-    internal Action? Teardown;
-
-    protected internal override void OnDestroy() => Teardown?.Invoke();
+    /// <summary>Whether nested HWPTs may be built on it (allocated with NEST_PARENT).</summary>
+    public bool NestParent => Flags.HasFlag(HwptAllocFlags.NestParent);
 }

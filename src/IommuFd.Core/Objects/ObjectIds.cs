@@ -37,3 +37,11 @@ public readonly record struct AccessId(uint Value)
 
     public override string ToString() => $"access#{Value}";
 }
+
+/// <summary>The ID of a fault queue.</summary>
+public readonly record struct FaultId(uint Value)
+{
+    public static implicit operator ObjectId(FaultId id) => new(id.Value);
+
+    public override string ToString() => $"fault#{Value}";
+}

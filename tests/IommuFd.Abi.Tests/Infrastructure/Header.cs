@@ -22,6 +22,7 @@ public static class Header
     public const uint HwptAlloc = 0x3b89;
     public const uint GetHwInfo = 0x3b8a;
     public const uint HwptInvalidate = 0x3b8d;
+    public const uint FaultQueueAlloc = 0x3b8e;
     public const uint IoasMapFile = 0x3b8f;
     public const uint ViommuAlloc = 0x3b90;
     public const uint VdeviceAlloc = 0x3b91;
@@ -46,6 +47,7 @@ public static class Header
     public const int HwInfoSize = 40;
     public const int HwInfoMinSize = 32; // offsetofend(__reserved)
     public const int HwptInvalidateSize = 32;
+    public const int FaultAllocSize = 16;
     public const int IoasMapFileSize = 40;
     public const int ViommuAllocSize = 40;
     public const int ViommuAllocMinSize = 24; // offsetofend(out_viommu_id)
@@ -80,6 +82,7 @@ public static class Header
         : typeof(T) == typeof(IommuHwptAlloc) ? HwptAlloc
         : typeof(T) == typeof(IommuHwInfo) ? GetHwInfo
         : typeof(T) == typeof(IommuHwptInvalidate) ? HwptInvalidate
+        : typeof(T) == typeof(IommuFaultAlloc) ? FaultQueueAlloc
         : typeof(T) == typeof(IommuIoasMapFile) ? IoasMapFile
         : typeof(T) == typeof(IommuViommuAlloc) ? ViommuAlloc
         : typeof(T) == typeof(IommuVdeviceAlloc) ? VdeviceAlloc

@@ -35,8 +35,14 @@ public sealed class TestDriver(IovaRange aperture) : IIommuDriver
         return Errno.Ok;
     }
 
-    public Errno CheckAttach(Device device, IIoDomain domain) =>
-        _families.TryGetValue(domain, out var family) && family == (string)device.DriverState! ? Errno.Ok : Errno.EINVAL;
+    public Errno AllocateNestedDomain(Device device, IIoDomain parent, HwptAllocFlags flags, IDriverData data, out INestedDomain domain)
+    {
+        domain = null!;
+        return Errno.EOPNOTSUPP;
+    }
+
+    public Errno CheckAttach(Device device, IIommuDomain domain) =>
+        domain is IIoDomain paging && _families.TryGetValue(paging, out var family) && family == (string)device.DriverState! ? Errno.Ok : Errno.EINVAL;
 
     public Errno GetHwInfo(Device device, uint requestedType, out HwInfo info)
     {

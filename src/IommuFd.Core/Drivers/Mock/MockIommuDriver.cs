@@ -59,11 +59,35 @@ public sealed class MockIommuDriver : IIommuDriver
         return Errno.Ok;
     }
 
-    public Errno CheckAttach(Device device, IIoDomain domain)
+    public Errno AllocateNestedDomain(Device device, IIoDomain parent, HwptAllocFlags flags, IDriverData data, out INestedDomain domain)
     {
-        if (domain is not MockDomain)
+        domain = null!;
+        if ((flags & ~HwptAllocFlags.Pasid) != 0)
+            return Errno.EOPNOTSUPP;
+        if (parent is not MockDomain paging)
             return Errno.EINVAL;
-        if (_dirtyDomains.TryGetValue(domain, out _) && !SupportsDirtyTracking(device))
+        if (data.Type != HwptDataSelftest)
+            return Errno.EOPNOTSUPP;
+        // struct iommu_hwpt_selftest: iotlb is required, pagetable_type is ignored here.
+        if (data.Length < 4 || data.Length > 8)
+            return Errno.EINVAL;
+        Span<byte> bytes = stackalloc byte[8];
+        bytes.Clear();
+        var rc = data.CopyTo(bytes[..(int)data.Length]);
+        if (rc != Errno.Ok)
+            return rc;
+        domain = new MockNestedDomain(paging, BinaryPrimitives.ReadUInt32LittleEndian(bytes));
+        return Errno.Ok;
+    }
+
+    public Errno CheckAttach(Device device, IIommuDomain domain)
+    {
+        // A nested domain has no dirty tracking of its own: any mock device may use it.
+        if (domain is MockNestedDomain)
+            return Errno.Ok;
+        if (domain is not MockDomain paging)
+            return Errno.EINVAL;
+        if (_dirtyDomains.TryGetValue(paging, out _) && !SupportsDirtyTracking(device))
             return Errno.EINVAL;
         return Errno.Ok;
     }

@@ -1,0 +1,42 @@
+using System.Runtime.CompilerServices;
+using IommuFd.Abi.Dispatch;
+using IommuFd.Abi.Files;
+using IommuFd.Abi.Uapi;
+using IommuFd.Core;
+
+namespace IommuFd.Abi.Handlers;
+
+/// <summary>IOMMU_FAULT_QUEUE_ALLOC: a fault queue object and the fd its records are read from.</summary>
+internal static class FaultHandlers
+{
+    public static Errno Alloc(ref UserCommand command)
+    {
+        ref var cmd = ref command.As<IommuFaultAlloc>();
+        if (cmd.Flags != 0)
+            return Errno.EOPNOTSUPP;
+        var context = command.Context;
+        var rc = context.CreateFaultQueue(out var fault);
+        if (rc != Errno.Ok)
+            return rc;
+        // The fd holds the queue (DESTROY is EBUSY until it is closed), as the kernel's file does.
+        context.HoldFaultQueueForFile(fault);
+        rc = context.Host.Files.Open(new FaultQueueFile(fault), () => context.ReleaseFaultQueueFromFile(fault), out var fd);
+        if (rc != Errno.Ok)
+        {
+            context.ReleaseFaultQueueFromFile(fault);
+            context.AbortFaultQueue(fault);
+            return rc;
+        }
+        cmd.OutFaultId = fault.Id.Value;
+        cmd.OutFaultFd = (uint)fd;
+        rc = command.Respond(Unsafe.SizeOf<IommuFaultAlloc>());
+        if (rc != Errno.Ok)
+        {
+            context.Host.Files.Close(fd);
+            context.AbortFaultQueue(fault);
+            return rc;
+        }
+        context.FinishFaultQueue(fault);
+        return Errno.Ok;
+    }
+}
