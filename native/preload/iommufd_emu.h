@@ -30,7 +30,8 @@ struct iommufd_emu_host {
 	 * An object fd is a real kernel fd (an eventfd) naming an engine object
 	 * by a cookie; dup/dup2/fcntl(F_DUPFD) share it, and when the last fd
 	 * referring to it is closed the shim calls iommufd_emu_release_object().
-	 * ioctl on it is ENOTTY, read/write EINVAL, mmap ENODEV.
+	 * read/write on it go to iommufd_emu_object_read/write() (EINVAL when
+	 * the engine lacks them); ioctl is ENOTTY, mmap ENODEV.
 	 *
 	 * open_object_fd: may only be called from inside iommufd_emu_ioctl(ctx,
 	 * ...) on the calling thread; the object fd holds a reference on that
@@ -71,9 +72,16 @@ void iommufd_emu_close(int64_t ctx);
  * forked child, cookies of inherited object fds are the parent's: ignore. */
 void iommufd_emu_release_object(uint64_t cookie);
 
-/* Reserved for later: read/poll exports for event fds (fault queues,
- * vevent queues). The shim tags every emulated fd with a kind so they can be
- * dispatched without changing the four calls above. */
+/* Optional exports (looked up with dlsym; missing = read()/write() on object
+ * fds stay EINVAL): read()/write() on an object fd, e.g. a fault queue's
+ * records and page responses. Return the bytes transferred (>= 0) or -errno
+ * (EINVAL: the object has no read/write). `buf` is the program's pointer,
+ * copied with the host copy callbacks, so a bad pointer is -EFAULT. Called
+ * outside the shim's locks, from any thread, also in a forked child (whose
+ * inherited cookies are the parent's, as for release_object). poll() is not
+ * served: the object's eventfd always reports writable only. */
+int64_t iommufd_emu_object_read(uint64_t cookie, uint64_t buf, uint64_t len);
+int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t len);
 
 #ifdef __cplusplus
 }

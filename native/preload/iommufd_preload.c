@@ -3,9 +3,10 @@
  * open("/dev/iommu") returns a real eventfd (so fd numbers never collide,
  * O_CLOEXEC works and poll can be wired up later) and the fd is recorded in
  * a table fd -> shared context {engine handle, refcount}. ioctl() on such an
- * fd is forwarded to the IommuFd.NET engine (iommufd_emu.h); everything else
- * goes to libc. Programs that never open /dev/iommu pay one table load per
- * intercepted call and nothing else (no dlopen, no signal handlers).
+ * fd (read()/write() on an object fd) is forwarded to the IommuFd.NET engine
+ * (iommufd_emu.h); everything else goes to libc. Programs that never open
+ * /dev/iommu pay one table load per intercepted call and nothing else (no
+ * dlopen, no signal handlers).
  *
  * Limits (by design, documented for the lead):
  *  - Only calls through the PLT are seen: fopen(), raw syscall(), libc's
@@ -20,8 +21,8 @@
  *    non-CLOEXEC eventfds are then orphaned plain eventfds. Acceptable.
  *  - Object fds (iommufd_emu.h: open_object_fd) are eventfds too, tagged
  *    with the engine's cookie; each holds a ref on the context it was
- *    created from. Inherited across fork they only ever get released (the
- *    engine ignores the parent's cookies).
+ *    created from. Inherited across fork they still reach the engine on
+ *    read/write/last close; it refuses or ignores the parent's cookies.
  *  - vfork()/posix_spawn children share our memory: table updates are only
  *    done by the owning process (getpid() check on the slow paths).
  */
@@ -57,6 +58,7 @@ int __open_2(const char *path, int flags);
 int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 
 /* ---- real libc functions, resolved lazily (cheap, no constructor) ---- */
 
@@ -73,13 +75,13 @@ static void *real_sym(void *_Atomic *slot, const char *name)
 #define X(f) static void *_Atomic real_##f;
 X(open) X(open64) X(openat) X(openat64) X(__open_2) X(__open64_2) X(__openat_2)
 X(__openat64_2) X(close) X(close_range) X(closefrom) X(dup) X(dup2) X(dup3)
-X(fcntl) X(fcntl64) X(ioctl) X(read) X(write) X(mmap) X(mmap64)
+X(fcntl) X(fcntl64) X(ioctl) X(read) X(__read_chk) X(write) X(mmap) X(mmap64)
 #undef X
 
 /* ---- fd table ---- */
 
-/* Object fds name an engine object (the self-test's access fd) by a cookie;
- * later: event-queue fds served by read/poll. */
+/* Object fds name an engine object (the self-test's access fd, a fault
+ * queue) by a cookie; read/write on them go to the engine, poll does not. */
 enum { EMU_KIND_IOMMUFD = 1, EMU_KIND_OBJECT = 2 };
 
 struct emu_file {                  /* one per open file description */
@@ -148,6 +150,8 @@ static int slot_set(int fd, struct emu_file *f, struct emu_file **dead)
 
 static void (*eng_close)(int64_t);
 static void (*eng_release_object)(uint64_t); /* optional export */
+static int64_t (*eng_object_read)(uint64_t, uint64_t, uint64_t);  /* optional */
+static int64_t (*eng_object_write)(uint64_t, uint64_t, uint64_t); /* optional */
 
 /* Outside tbl_lock (the engine may close fds itself): free dead contexts and
  * objects. An object is released before the context it holds a ref on. */
@@ -445,6 +449,8 @@ static int load_engine_locked(void)
 	eng_ioctl = dlsym(h, "iommufd_emu_ioctl");
 	eng_close = dlsym(h, "iommufd_emu_close");
 	eng_release_object = dlsym(h, "iommufd_emu_release_object");
+	eng_object_read = dlsym(h, "iommufd_emu_object_read");
+	eng_object_write = dlsym(h, "iommufd_emu_object_write");
 	if (!init || !eng_open || !eng_ioctl || !eng_close) {
 		DEBUG("%s lacks the iommufd_emu_* exports\n", path);
 		return eng_state = -ENOENT;
@@ -712,23 +718,48 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	return r;
 }
 
-/* /dev/iommu has no read/write. poll/ppoll are not wrapped: they see the
- * eventfd (POLLOUT only) until event-queue kinds exist. */
-EXPORT ssize_t read(int fd, void *buf, size_t n)
+/* /dev/iommu has no read/write; object fds pass them to the engine (EINVAL
+ * if it lacks the exports). As for ioctl, a forked child calls the engine
+ * too: it tells inherited objects apart itself. poll/ppoll are not wrapped:
+ * they see the eventfd (POLLOUT only). */
+static ssize_t object_rw(struct emu_file *f, uint64_t buf, size_t n,
+			 int64_t (*op)(uint64_t, uint64_t, uint64_t))
 {
-	if (unlikely(lookup(fd))) {
+	if (atomic_load_explicit(&f->kind, memory_order_relaxed) != EMU_KIND_OBJECT || !op) {
 		errno = EINVAL;
 		return -1;
 	}
+	int64_t r = op(atomic_load_explicit(&f->cookie, memory_order_relaxed), buf, n);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	struct emu_file *f = lookup(fd);
+	if (unlikely(f))
+		return object_rw(f, (uint64_t)(uintptr_t)buf, n, eng_object_read);
 	return REAL(read)(fd, buf, n);
+}
+
+/* _FORTIFY_SOURCE's read(): glibc's own reads the fd without going through
+ * our read(). An overflow is left to the real one to report. */
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	struct emu_file *f = lookup(fd);
+	if (unlikely(f) && n <= buflen)
+		return object_rw(f, (uint64_t)(uintptr_t)buf, n, eng_object_read);
+	return REAL(__read_chk)(fd, buf, n, buflen);
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (unlikely(lookup(fd))) {
-		errno = EINVAL;
-		return -1;
-	}
+	struct emu_file *f = lookup(fd);
+	if (unlikely(f))
+		return object_rw(f, (uint64_t)(uintptr_t)buf, n, eng_object_write);
 	return REAL(write)(fd, buf, n);
 }
 

@@ -20,6 +20,8 @@ namespace IommuFd.Native;
 /// </remarks>
 internal static unsafe class ChildRelay
 {
+    private const int EINVAL = 22;
+
     /// <summary>
     /// What a copy is initialised with: the shim's callbacks, extended (the size says so) with the
     /// epoch the new copy's handles carry and the engine file to copy in turn for its own children.
@@ -39,6 +41,8 @@ internal static unsafe class ChildRelay
     private static delegate* unmanaged<long, ulong, ulong, int> _ioctl;
     private static delegate* unmanaged<long, void> _close;
     private static delegate* unmanaged<ulong, void> _releaseObject;
+    private static delegate* unmanaged<ulong, ulong, ulong, long> _objectRead;
+    private static delegate* unmanaged<ulong, ulong, ulong, long> _objectWrite;
     private static volatile bool _active;
 
     public static bool Active => _active;
@@ -61,6 +65,13 @@ internal static unsafe class ChildRelay
         if (_releaseObject is not null)
             _releaseObject(cookie);
     }
+
+    // EINVAL without the export, as the shim answers then.
+    public static long ObjectRead(ulong cookie, ulong buffer, ulong length) =>
+        _objectRead is not null ? _objectRead(cookie, buffer, length) : -EINVAL;
+
+    public static long ObjectWrite(ulong cookie, ulong buffer, ulong length) =>
+        _objectWrite is not null ? _objectWrite(cookie, buffer, length) : -EINVAL;
 
     /// <summary>Loads and starts a fresh copy whose handles carry <paramref name="epoch"/>; false leaves nothing changed.</summary>
     public static bool TryStart(int epoch)
@@ -104,6 +115,8 @@ internal static unsafe class ChildRelay
         var ioctl = (delegate* unmanaged<long, ulong, ulong, int>)Symbol(library, "iommufd_emu_ioctl\0"u8);
         var close = (delegate* unmanaged<long, void>)Symbol(library, "iommufd_emu_close\0"u8);
         var releaseObject = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_release_object\0"u8);
+        var objectRead = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_read\0"u8);
+        var objectWrite = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_write\0"u8);
         if (init is null || open is null || ioctl is null || close is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
             return false; // never relay to ourselves
         // Kept forever, as the shim keeps its own struct: the copy may hold on to it.
@@ -122,6 +135,8 @@ internal static unsafe class ChildRelay
         _ioctl = ioctl;
         _close = close;
         _releaseObject = releaseObject;
+        _objectRead = objectRead;
+        _objectWrite = objectWrite;
         _active = true;
         return true;
     }

@@ -1,6 +1,7 @@
 using IommuFd.Abi.Dispatch;
 using IommuFd.Core;
 using IommuFd.Core.Memory;
+using IommuFd.Core.Objects;
 
 namespace IommuFd.Native;
 
@@ -19,6 +20,7 @@ internal static class Engine
 {
     private const int EBADF = 9;
     private const int EIO = 5;
+    private const int EINVAL = 22;
 
     private static readonly Lock InitLock = new();
     private static readonly Action StartEpochAction = StartEpoch;
@@ -188,6 +190,55 @@ internal static class Engine
         try
         {
             files.Release(cookie);
+        }
+        finally
+        {
+            if (!nested)
+                CallGate.Leave(slot);
+        }
+    }
+
+    /// <summary>read() on an object fd: bytes copied to <paramref name="buffer"/>, or -errno.</summary>
+    public static long ObjectRead(ulong cookie, ulong buffer, ulong length)
+    {
+        if (ChildRelay.Active)
+            return ChildRelay.ObjectRead(cookie, buffer, length);
+        return ObjectTransfer(cookie, buffer, length, write: false);
+    }
+
+    /// <summary>write() on an object fd: bytes taken from <paramref name="buffer"/>, or -errno.</summary>
+    public static long ObjectWrite(ulong cookie, ulong buffer, ulong length)
+    {
+        if (ChildRelay.Active)
+            return ChildRelay.ObjectWrite(cookie, buffer, length);
+        return ObjectTransfer(cookie, buffer, length, write: true);
+    }
+
+    private static long ObjectTransfer(ulong cookie, ulong buffer, ulong length, bool write)
+    {
+        // Nothing ran in this child yet, so the object is the parent's: EIO, as for an inherited
+        // context (without starting an epoch just for that).
+        if (ForkGuard.InUnhandledChild)
+            return -EIO;
+        if (_files is not { } files)
+            return -EBADF;
+        // As in ReleaseObject: the thread may already be marked inside.
+        var slot = CallGate.Slot();
+        var nested = Volatile.Read(ref slot.Current) != 0;
+        while (!nested && !CallGate.TryEnter(slot, CallGate.NoContext))
+        {
+        }
+        try
+        {
+            var target = files.Find(cookie);
+            if (target is null)
+                return files.IsInherited(cookie) ? -EIO : -EBADF;
+            if (target is not IObjectFileOperations operations)
+                return -EINVAL; // an object whose fd is only closed (the access fd)
+            var errno = write
+                ? operations.Write(_memory, buffer, length, out var done)
+                : operations.Read(_memory, buffer, length, out done);
+            return errno == Errno.Ok ? (long)done : -(long)errno;
         }
         finally
         {

@@ -76,5 +76,31 @@ internal static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_object_read")]
+    public static long ObjectRead(ulong cookie, ulong buffer, ulong length)
+    {
+        try
+        {
+            return Engine.ObjectRead(cookie, buffer, length);
+        }
+        catch (Exception e)
+        {
+            return Failure(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_object_write")]
+    public static long ObjectWrite(ulong cookie, ulong buffer, ulong length)
+    {
+        try
+        {
+            return Engine.ObjectWrite(cookie, buffer, length);
+        }
+        catch (Exception e)
+        {
+            return Failure(e);
+        }
+    }
+
     private static int Failure(Exception e) => e is OutOfMemoryException ? -ENOMEM : -EIO;
 }

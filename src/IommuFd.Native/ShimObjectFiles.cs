@@ -5,8 +5,9 @@ namespace IommuFd.Native;
 
 /// <summary>
 /// Object fds backed by real kernel fds the preload shim makes (iommufd_emu.h: open_object_fd),
-/// so the program can close, dup and poll them like the kernel's. The shim names each by a cookie
-/// and reports its last close through iommufd_emu_release_object (<see cref="Release"/>).
+/// so the program can close, dup and poll them like the kernel's. The shim names each by a cookie,
+/// passes read()/write() on it to iommufd_emu_object_read/write (<see cref="Find"/>) and reports
+/// its last close through iommufd_emu_release_object (<see cref="Release"/>).
 /// </summary>
 /// <remarks>
 /// Cookies carry the engine epoch in bits 48-62 (as context handles do): an object fd inherited
@@ -51,11 +52,18 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
     public object? Lookup(int fd)
     {
         var cookie = _lookupFd(fd);
-        if (cookie < 0)
-            return null;
-        lock (_lock)
-            return _objects.TryGetValue((ulong)cookie, out var entry) ? entry.Target : null;
+        return cookie < 0 ? null : Find((ulong)cookie);
     }
+
+    /// <summary>The object behind <paramref name="cookie"/>, or null when it is unknown or released.</summary>
+    public object? Find(ulong cookie)
+    {
+        lock (_lock)
+            return _objects.TryGetValue(cookie, out var entry) ? entry.Target : null;
+    }
+
+    /// <summary>True for a cookie of an earlier epoch: an object fd inherited across fork().</summary>
+    public bool IsInherited(ulong cookie) => cookie >> 48 < _epochBits >> 48;
 
     /// <summary>Closes through the shim (its table must see it); the close action runs on this thread when it was the last fd.</summary>
     public Errno Close(int fd)

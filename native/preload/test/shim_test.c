@@ -2,6 +2,7 @@
  * Run: LD_PRELOAD=build/libiommufd_preload.so \
  *      IOMMUFD_EMU_ENGINE=$PWD/build/libstub_engine.so build/shim_test */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@ int __open_2(const char *path, int flags);
 int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 
 /* Shared with forked children so their checks count too. */
 static struct { int pass, fail; } *res;
@@ -77,6 +79,15 @@ static uint32_t live_via(int fd)
 	info(fd, &l, NULL);
 	return l;
 }
+
+/* The loaded stub's object fd bookkeeping (NULL when `path` is not loaded). */
+static struct stub_objects *stub_objects_of(const char *path)
+{
+	void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+	return h ? dlsym(h, "stub_objects") : NULL;
+}
+
+static int object_fd(int ctxfd, uint64_t cookie) { return ioctl(ctxfd, STUB_OBJECT, &cookie); }
 
 /* Run fn in a forked child; returns the wait status. */
 static int in_child(void (*fn)(void))
@@ -145,6 +156,23 @@ static void child_pvm(void)
 	struct sigaction sa;
 	sigaction(SIGSEGV, NULL, &sa);
 	CHECK(sa.sa_handler == SIG_DFL, "[pvm] no SIGSEGV handler installed in pvm mode");
+}
+
+/* An engine without iommufd_emu_object_read/write: object fds stay EINVAL. */
+static void child_no_object_rw(void)
+{
+	char path[4096], buf[8] = { 0 };
+	snprintf(path, sizeof(path), "%.*s/libstub_engine_norw.so",
+		 (int)(strrchr(engine, '/') - engine), engine);
+	setenv("IOMMUFD_EMU_ENGINE", path, 1);
+	int fd = open("/dev/iommu", O_RDWR), ofd = object_fd(fd, 42);
+	struct stub_objects *so = stub_objects_of(path);
+	CHECK(fd >= 0 && ofd >= 0 && so, "[norw] engine without object read/write loads, object fd %d", ofd);
+	CHECK(ERRNO_IS(read(ofd, buf, 8), EINVAL) && ERRNO_IS(write(ofd, buf, 8), EINVAL),
+	      "[norw] read/write on an object fd -> EINVAL");
+	close(ofd);
+	CHECK(so && so->releases == 1 && so->released == 42, "[norw] last close still releases the object");
+	close(fd);
 }
 
 static void child_crash(void)
@@ -235,6 +263,7 @@ int main(void)
 	in_child(child_no_engine_env);
 	in_child(child_bad_engine);
 	in_child(child_pvm);
+	in_child(child_no_object_rw);
 	int st = in_child(child_crash);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
 	      "unrelated SIGSEGV with SIG_DFL underneath still kills the process (status %#x)", st);
@@ -373,6 +402,50 @@ int main(void)
 		close_in_vfork_child(pfd);
 		CHECK(live_via(probe) == 2 && ERRNO_IS(destroy(pfd, &d), ENOENT), "close in a vfork child leaves the parent's table alone");
 		close(pfd);
+	}
+
+	/* Object fds: read/write reach the engine with the fd's cookie. */
+	{
+		struct stub_objects *so = stub_objects_of(engine);
+		const uint64_t cookie = 0x123456789abcdefull;
+		char msg[] = "page response", got[64] = { 0 };
+		int ofd = object_fd(probe, cookie);
+		CHECK(so && ofd >= 0 && live_via(probe) == 1, "object fd opened (fd %d)", ofd);
+		CHECK(write(ofd, msg, sizeof(msg)) == (ssize_t)sizeof(msg) && so->writes == 1 &&
+		      so->cookie == cookie && so->buf == (uintptr_t)msg && so->len == sizeof(msg),
+		      "write -> iommufd_emu_object_write(cookie, buf, len)");
+		CHECK(read(ofd, got, sizeof(got)) == (ssize_t)sizeof(msg) && !memcmp(got, msg, sizeof(msg)) &&
+		      so->reads == 1 && so->cookie == cookie && so->buf == (uintptr_t)got && so->len == sizeof(got),
+		      "read -> iommufd_emu_object_read(cookie, buf, len), bytes copied back");
+		int odup = dup(ofd);
+		size_t n = 4;
+		CHECK(__read_chk(odup, got, n, sizeof(got)) == 4 && so->reads == 2 && so->cookie == cookie && so->len == 4,
+		      "a dup (and fortified read) reaches the same object");
+		CHECK(read(ofd, got, 0) == 0 && so->reads == 3 && so->len == 0, "zero-length read is the engine's to answer");
+		CHECK(ERRNO_IS(read(ofd, bad_ptr, 4), EFAULT) && ERRNO_IS(write(ofd, bad_ptr, 4), EFAULT),
+		      "bad buffer -> EFAULT through the copy callbacks");
+		int efd = object_fd(probe, STUB_COOKIE_EAGAIN);
+		CHECK(ERRNO_IS(read(efd, got, 8), EAGAIN) && ERRNO_IS(write(efd, got, 8), EAGAIN) &&
+		      so->cookie == STUB_COOKIE_EAGAIN, "negative engine result -> -1 with errno");
+		int reads = so->reads, writes = so->writes;
+		CHECK(ERRNO_IS(read(probe, got, 8), EINVAL) && ERRNO_IS(write(probe, got, 8), EINVAL) &&
+		      so->reads == reads && so->writes == writes, "/dev/iommu read/write still EINVAL, engine not asked");
+		CHECK(ERRNO_IS(ioctl(ofd, STUB_INFO, got), ENOTTY), "ioctl on an object fd -> ENOTTY");
+		fflush(stdout);
+		pid_t p = fork();
+		if (p == 0) {
+			CHECK(read(ofd, got, 8) == 8 && so->reads == reads + 1 && so->cookie == cookie,
+			      "forked child: read on an inherited object fd reaches the engine like ioctl");
+			fflush(stdout);
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+		close(efd);
+		close(ofd);
+		CHECK(so->releases == 1 && so->released == STUB_COOKIE_EAGAIN && read(odup, got, 8) == 8,
+		      "object lives while a dup remains");
+		close(odup);
+		CHECK(so->releases == 2 && so->released == cookie && live_via(probe) == 1, "last close releases it");
 	}
 
 	/* Threads hammering open/dup/ioctl/close. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <string.h>
 #include "../iommufd_emu.h"
 #include "stub_engine.h"
 
@@ -49,6 +50,12 @@ EXPORT int iommufd_emu_ioctl(int64_t ctx, uint64_t cmd, uint64_t arg)
 		struct stub_info i = { sizeof(i), (uint32_t)atomic_load(&live), ctx };
 		return host->copy_to_user(arg, &i, sizeof(i));
 	}
+	case STUB_OBJECT: {
+		uint64_t cookie;
+		if (host->copy_from_user(&cookie, arg, sizeof(cookie)))
+			return -EFAULT;
+		return host->open_object_fd(ctx, cookie);
+	}
 	default:
 		return -ENOTTY;
 	}
@@ -59,3 +66,47 @@ EXPORT void iommufd_emu_close(int64_t ctx)
 	if (ctx > 0 && ctx < MAX_CTX && atomic_exchange(&open_ctx[ctx], 0))
 		atomic_fetch_sub(&live, 1);
 }
+
+/* Object fds: not thread-safe, the self-test drives them from one thread. */
+EXPORT struct stub_objects stub_objects;
+
+EXPORT void iommufd_emu_release_object(uint64_t cookie)
+{
+	stub_objects.releases++;
+	stub_objects.released = cookie;
+}
+
+#ifndef STUB_NO_OBJECT_RW /* the _norw build lacks these exports */
+static void note(int *count, uint64_t cookie, uint64_t buf, uint64_t len)
+{
+	(*count)++;
+	stub_objects.cookie = cookie;
+	stub_objects.buf = buf;
+	stub_objects.len = len;
+}
+
+EXPORT int64_t iommufd_emu_object_read(uint64_t cookie, uint64_t buf, uint64_t len)
+{
+	note(&stub_objects.reads, cookie, buf, len);
+	if (cookie == STUB_COOKIE_EAGAIN)
+		return -EAGAIN;
+	uint64_t n = len < stub_objects.stored ? len : stub_objects.stored;
+	if (host->copy_to_user(buf, stub_objects.data, n))
+		return -EFAULT;
+	return (int64_t)n;
+}
+
+EXPORT int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t len)
+{
+	note(&stub_objects.writes, cookie, buf, len);
+	if (cookie == STUB_COOKIE_EAGAIN)
+		return -EAGAIN;
+	uint64_t n = len < sizeof(stub_objects.data) ? len : sizeof(stub_objects.data);
+	uint8_t tmp[sizeof(stub_objects.data)];
+	if (host->copy_from_user(tmp, buf, n))
+		return -EFAULT;
+	memcpy(stub_objects.data, tmp, n);
+	stub_objects.stored = (uint32_t)n;
+	return (int64_t)n;
+}
+#endif

@@ -12,4 +12,18 @@ struct iommu_destroy { uint32_t size; uint32_t id; };
 struct stub_info { uint32_t size; uint32_t live; int64_t handle; };
 #define STUB_INFO _IO(IOMMUFD_TYPE, 0xf0)
 
+/* Debug: open an object fd for the cookie *(uint64_t *)arg; returns the fd. */
+#define STUB_OBJECT _IO(IOMMUFD_TYPE, 0xf1)
+
+/* Object fd read/write: a write stores up to sizeof(data) bytes (short write
+ * beyond that), a read hands them back. STUB_COOKIE_EAGAIN fails both. */
+#define STUB_COOKIE_EAGAIN 0xea9a1e5ull
+struct stub_objects {              /* exported as "stub_objects" */
+	int reads, writes, releases;
+	uint64_t cookie, buf, len; /* last read/write call */
+	uint64_t released;         /* last released cookie */
+	uint32_t stored;
+	uint8_t data[32];
+};
+
 #endif
