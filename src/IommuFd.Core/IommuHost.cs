@@ -13,10 +13,28 @@ public sealed partial class IommuHost
     public IommuHost(IUserMemory memory, ulong memlockLimitBytes)
     {
         Memory = memory;
-        var pages = memlockLimitBytes == ulong.MaxValue ? ulong.MaxValue : memlockLimitBytes >> CpuPage.Shift;
-        UserAccount = new MemlockAccount("user", pages);
-        ProcessAccount = new MemlockAccount("process", pages);
+        _limitPages = memlockLimitBytes == ulong.MaxValue ? ulong.MaxValue : memlockLimitBytes >> CpuPage.Shift;
+        UserAccount = new MemlockAccount("user", _limitPages);
+        ProcessAccount = new MemlockAccount("process", _limitPages);
     }
+
+    private IommuHost(IUserMemory memory, MemlockAccount userAccount, ulong limitPages)
+    {
+        Memory = memory;
+        _limitPages = limitPages;
+        UserAccount = userAccount;
+        ProcessAccount = new MemlockAccount("process", limitPages);
+    }
+
+    private readonly ulong _limitPages;
+
+    /// <summary>
+    /// The host seen by a child forked from this process that issues ioctls through an inherited
+    /// fd: its own memory and process account, the same user account (same user, as in Linux).
+    /// Its file descriptors are not ours, so MAP_FILE through it finds none (EBADF).
+    /// </summary>
+    public IommuHost ForChildProcess(int pid) =>
+        new(ProcessUserMemory.ForProcess(pid), UserAccount, _limitPages) { Files = Files };
 
     /// <summary>The host for programs running under the shim: this process's memory and RLIMIT_MEMLOCK.</summary>
     public static IommuHost ForThisProcess() =>

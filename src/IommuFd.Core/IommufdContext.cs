@@ -93,7 +93,7 @@ public sealed partial class IommufdContext : IDisposable
         }
     }
 
-    public Errno Map(IoasId id, ulong userAddress, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova)
+    public Errno Map(IoasId id, ulong userAddress, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null)
     {
         if ((prot & (IoProt.Read | IoProt.Write)) == 0)
             return Errno.EINVAL;
@@ -102,7 +102,8 @@ public sealed partial class IommufdContext : IDisposable
             return rc;
         try
         {
-            return ioas.PageTable.MapUser(Host, AccountMode, userAddress, length, prot | IoProt.Cache,
+            // The memory is the caller's (a forked child's, for an inherited fd), as current->mm is the kernel's.
+            return ioas.PageTable.MapUser(caller ?? Host, AccountMode, userAddress, length, prot | IoProt.Cache,
                 placement == IovaPlacement.Automatic, ref iova);
         }
         finally
@@ -115,7 +116,7 @@ public sealed partial class IommufdContext : IDisposable
     /// IOMMU_IOAS_MAP_FILE: maps file bytes [start, +length) of descriptor <paramref name="fd"/>.
     /// ENOENT for an unknown IOAS, then EBADF for an unknown descriptor, EINVAL past the end of file.
     /// </summary>
-    public Errno MapFile(IoasId id, int fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova)
+    public Errno MapFile(IoasId id, int fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null)
     {
         if ((prot & (IoProt.Read | IoProt.Write)) == 0)
             return Errno.EINVAL;
@@ -124,10 +125,11 @@ public sealed partial class IommufdContext : IDisposable
             return rc;
         try
         {
-            rc = Host.FileMemory.MapFile(fd, start, length, prot.HasFlag(IoProt.Write), out var address, out var mapping);
+            var host = caller ?? Host;
+            rc = host.FileMemory.MapFile(fd, start, length, prot.HasFlag(IoProt.Write), out var address, out var mapping);
             if (rc != Errno.Ok)
                 return rc;
-            rc = ioas.PageTable.MapUser(Host, AccountMode, address, length, prot | IoProt.Cache,
+            rc = ioas.PageTable.MapUser(host, AccountMode, address, length, prot | IoProt.Cache,
                 placement == IovaPlacement.Automatic, ref iova, mapping);
             if (rc != Errno.Ok)
                 mapping.Dispose();

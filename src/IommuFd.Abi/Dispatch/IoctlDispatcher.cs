@@ -22,22 +22,28 @@ public static class IoctlDispatcher
     public static Action<IoctlEvent>? Observer { get; set; }
 
     /// <summary>Runs ioctl <paramref name="command"/> with argument <paramref name="userArg"/>: 0 or a negative errno.</summary>
-    public static int Ioctl(IommufdContext context, ulong command, nint userArg)
+    public static int Ioctl(IommufdContext context, ulong command, nint userArg) => Ioctl(context, context.Host, command, userArg);
+
+    /// <summary>
+    /// Runs an ioctl issued by another process sharing the context (a forked child using an
+    /// inherited fd): <paramref name="caller"/>'s memory holds the struct and any memory it maps.
+    /// </summary>
+    public static int Ioctl(IommufdContext context, IommuHost caller, ulong command, nint userArg)
     {
         // Numbers outside the iommufd table belong to the VFIO compatibility API.
         if (!IoctlTable.InRange((uint)command))
-            return Handlers.VfioCompat.Ioctl(context, (uint)command, (ulong)userArg);
+            return Handlers.VfioCompat.Ioctl(context, caller, (uint)command, (ulong)userArg);
         var observer = Observer;
         if (observer is null)
-            return -(int)Run(context, (uint)command, (ulong)userArg, out _, out _);
+            return -(int)Run(context, caller, (uint)command, (ulong)userArg, out _, out _);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var rc = Run(context, (uint)command, (ulong)userArg, out var op, out var input);
+        var rc = Run(context, caller, (uint)command, (ulong)userArg, out var op, out var input);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        observer(Describe(context, (uint)command, (ulong)userArg, op, input, rc, elapsed));
+        observer(Describe(caller, (uint)command, (ulong)userArg, op, input, rc, elapsed));
         return -(int)rc;
     }
 
-    private static Errno Run(IommufdContext context, uint command, ulong arg, out IoctlOp? op, out string? input)
+    private static Errno Run(IommufdContext context, IommuHost caller, uint command, ulong arg, out IoctlOp? op, out string? input)
     {
         input = null;
         // Numbers outside the table belong to the VFIO compatibility path, which never reads the argument.
@@ -46,7 +52,7 @@ public static class IoctlDispatcher
             op = null;
             return Errno.ENOTTY;
         }
-        var memory = context.Host.Memory;
+        var memory = caller.Memory;
         Span<byte> sizeBytes = stackalloc byte[4];
         op = IoctlTable.Find(command);
         if (memory.Read(arg, sizeBytes) != Errno.Ok)
@@ -65,7 +71,7 @@ public static class IoctlDispatcher
             return rc;
         if (Observer is not null)
             input = op.Describe(buffer);
-        var ucmd = new UserCommand(context, buffer, arg, userSize);
+        var ucmd = new UserCommand(context, caller, buffer, arg, userSize);
         return op.Handler(ref ucmd);
     }
 
@@ -97,7 +103,7 @@ public static class IoctlDispatcher
         return memory.Read(arg, buffer[..known]) == Errno.Ok ? Errno.Ok : Errno.EFAULT;
     }
 
-    private static IoctlEvent Describe(IommufdContext context, uint command, ulong arg, IoctlOp? op, string? input, Errno rc, TimeSpan elapsed)
+    private static IoctlEvent Describe(IommuHost caller, uint command, ulong arg, IoctlOp? op, string? input, Errno rc, TimeSpan elapsed)
     {
         var name = op is not null && op.Number == command ? op.Name : $"0x{command:x}";
         var output = "";
@@ -106,7 +112,7 @@ public static class IoctlDispatcher
             Span<byte> after = stackalloc byte[MaxStructSize];
             after = after[..op.Size];
             after.Clear();
-            if (context.Host.Memory.Read(arg, after) == Errno.Ok)
+            if (caller.Memory.Read(arg, after) == Errno.Ok)
                 output = op.Describe(after);
         }
         return new IoctlEvent(command, name, input ?? $"arg=0x{arg:x}", output, -(int)rc, elapsed);

@@ -11,9 +11,10 @@ namespace IommuFd.Abi.Dispatch;
 /// </summary>
 public ref struct UserCommand
 {
-    public UserCommand(IommufdContext context, Span<byte> buffer, ulong userPointer, uint userSize)
+    public UserCommand(IommufdContext context, IommuHost caller, Span<byte> buffer, ulong userPointer, uint userSize)
     {
         Context = context;
+        Caller = caller;
         Buffer = buffer;
         UserPointer = userPointer;
         UserSize = userSize;
@@ -27,7 +28,16 @@ public ref struct UserCommand
 
     public uint UserSize { get; }
 
-    public readonly IUserMemory Memory => Context.Host.Memory;
+    /// <summary>The process issuing the call: usually the context's own, a forked child for an inherited fd.</summary>
+    public IommuHost Caller { get; }
+
+    public readonly IUserMemory Memory => Caller.Memory;
+
+    /// <summary>
+    /// True for a call relayed from another process (a forked child's inherited fd): it cannot be
+    /// handed a new file descriptor, which would be ours, not its.
+    /// </summary>
+    public readonly bool FromOtherProcess => !ReferenceEquals(Caller, Context.Host);
 
     /// <summary>The struct, read and written in place.</summary>
     public readonly ref T As<T>() where T : unmanaged

@@ -12,7 +12,7 @@ internal static class FaultHandlers
     public static Errno Alloc(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuFaultAlloc>();
-        if (cmd.Flags != 0)
+        if (cmd.Flags != 0 || command.FromOtherProcess)
             return Errno.EOPNOTSUPP;
         var context = command.Context;
         var rc = context.CreateFaultQueue(out var fault);

@@ -93,7 +93,7 @@ internal static class IoasHandlers
         if (rc != Errno.Ok)
             return rc;
         var iova = cmd.Iova;
-        rc = command.Context.Map(new IoasId(cmd.IoasId), cmd.UserVa, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova);
+        rc = command.Context.Map(new IoasId(cmd.IoasId), cmd.UserVa, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova, command.Caller);
         if (rc != Errno.Ok)
             return rc;
         cmd.Iova = iova;
@@ -107,7 +107,7 @@ internal static class IoasHandlers
         if (rc != Errno.Ok)
             return rc;
         var iova = cmd.Iova;
-        rc = command.Context.MapFile(new IoasId(cmd.IoasId), cmd.Fd, cmd.Start, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova);
+        rc = command.Context.MapFile(new IoasId(cmd.IoasId), cmd.Fd, cmd.Start, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova, command.Caller);
         if (rc != Errno.Ok)
             return rc;
         cmd.Iova = iova;

@@ -17,7 +17,7 @@ internal static class TestAccessHandlers
     public static Errno Create(ref UserCommand command, ref IommuTestCmd cmd)
     {
         var flags = cmd.CreateAccess.Flags;
-        if ((flags & ~TestAccessFlags.CreateNeedsPinPages) != 0)
+        if ((flags & ~TestAccessFlags.CreateNeedsPinPages) != 0 || command.FromOtherProcess)
             return Errno.EOPNOTSUPP;
         var context = command.Context;
         var mock = new MockAccess();

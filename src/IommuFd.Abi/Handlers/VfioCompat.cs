@@ -27,7 +27,7 @@ internal static class VfioCompat
     private const uint InfoPageSizes = 1;
 
     /// <summary>Runs a VFIO-compat ioctl: a non-negative result, or a negative errno (ENOTTY when unknown).</summary>
-    public static int Ioctl(IommufdContext context, uint command, ulong arg)
+    public static int Ioctl(IommufdContext context, IommuHost caller, uint command, ulong arg)
     {
         if (command >> 8 != IoctlNumbers.Type || command >> 16 != 0)
             return -(int)Errno.ENOTTY;
@@ -36,9 +36,9 @@ internal static class VfioCompat
             GetApiVersion => ApiVersion,
             CheckExtension => arg is Type1 or Type1v2 or UnmapAll ? 1 : 0,
             SetIommu => -(int)SetIommuType(context, arg),
-            IommuGetInfo => -(int)GetInfo(context, arg),
-            MapDma => -(int)Map(context, arg),
-            UnmapDma => -(int)Unmap(context, arg),
+            IommuGetInfo => -(int)GetInfo(context, caller, arg),
+            MapDma => -(int)Map(context, caller, arg),
+            UnmapDma => -(int)Unmap(context, caller, arg),
             _ => -(int)Errno.ENOTTY,
         };
     }
@@ -51,10 +51,10 @@ internal static class VfioCompat
     }
 
     /// <summary>Reads the fixed part (EFAULT), then checks argsz and flags (EINVAL), then the compat IOAS (ENODEV).</summary>
-    private static Errno ReadHeader(IommufdContext context, ulong arg, Span<byte> fixedPart, uint knownFlags, out IoasId ioas)
+    private static Errno ReadHeader(IommufdContext context, IommuHost caller, ulong arg, Span<byte> fixedPart, uint knownFlags, out IoasId ioas)
     {
         ioas = default;
-        if (context.Host.Memory.Read(arg, fixedPart) != Errno.Ok)
+        if (caller.Memory.Read(arg, fixedPart) != Errno.Ok)
             return Errno.EFAULT;
         var argsz = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart);
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart[4..]);
@@ -63,10 +63,10 @@ internal static class VfioCompat
         return context.GetCompatIoas(out ioas);
     }
 
-    private static Errno Map(IommufdContext context, ulong arg)
+    private static Errno Map(IommufdContext context, IommuHost caller, ulong arg)
     {
         Span<byte> map = stackalloc byte[32];
-        var rc = ReadHeader(context, arg, map, MapRead | MapWrite, out var ioas);
+        var rc = ReadHeader(context, caller, arg, map, MapRead | MapWrite, out var ioas);
         if (rc != Errno.Ok)
             return rc;
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(map[4..]);
@@ -74,13 +74,13 @@ internal static class VfioCompat
         var iova = BinaryPrimitives.ReadUInt64LittleEndian(map[16..]);
         var size = BinaryPrimitives.ReadUInt64LittleEndian(map[24..]);
         var prot = ((flags & MapRead) != 0 ? IoProt.Read : IoProt.None) | ((flags & MapWrite) != 0 ? IoProt.Write : IoProt.None);
-        return context.Map(ioas, vaddr, size, prot, IovaPlacement.Fixed, ref iova);
+        return context.Map(ioas, vaddr, size, prot, IovaPlacement.Fixed, ref iova, caller);
     }
 
-    private static Errno Unmap(IommufdContext context, ulong arg)
+    private static Errno Unmap(IommufdContext context, IommuHost caller, ulong arg)
     {
         Span<byte> unmap = stackalloc byte[24];
-        var rc = ReadHeader(context, arg, unmap, UnmapFlagAll, out var ioas);
+        var rc = ReadHeader(context, caller, arg, unmap, UnmapFlagAll, out var ioas);
         if (rc != Errno.Ok)
             return rc;
         var all = (BinaryPrimitives.ReadUInt32LittleEndian(unmap[4..]) & UnmapFlagAll) != 0;
@@ -94,14 +94,14 @@ internal static class VfioCompat
             return rc;
         // VFIO reports the bytes unmapped in the size field.
         BinaryPrimitives.WriteUInt64LittleEndian(unmap[16..], unmapped);
-        return context.Host.Memory.Write(arg + 16, unmap.Slice(16, 8));
+        return caller.Memory.Write(arg + 16, unmap.Slice(16, 8));
     }
 
     /// <summary>Reports the IOVA page sizes the compat IOAS accepts (no capability chain yet).</summary>
-    private static Errno GetInfo(IommufdContext context, ulong arg)
+    private static Errno GetInfo(IommufdContext context, IommuHost caller, ulong arg)
     {
         Span<byte> info = stackalloc byte[16];
-        var rc = ReadHeader(context, arg, info, uint.MaxValue, out var ioas);
+        var rc = ReadHeader(context, caller, arg, info, uint.MaxValue, out var ioas);
         if (rc != Errno.Ok)
             return rc;
         rc = context.GetIovaRanges(ioas, out _, out var alignment);
@@ -109,6 +109,6 @@ internal static class VfioCompat
             return rc;
         BinaryPrimitives.WriteUInt32LittleEndian(info[4..], InfoPageSizes);
         BinaryPrimitives.WriteUInt64LittleEndian(info[8..], ~(Math.Max(alignment, CpuPage.Size) - 1));
-        return context.Host.Memory.Write(arg + 4, info[4..]);
+        return caller.Memory.Write(arg + 4, info[4..]);
     }
 }

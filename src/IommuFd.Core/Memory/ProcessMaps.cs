@@ -9,10 +9,16 @@ namespace IommuFd.Core.Memory;
 /// </summary>
 internal static class ProcessMaps
 {
-    public static bool Covers(IovaRange want, bool writable)
+    public const string Self = "/proc/self/maps";
+
+    /// <summary>The maps file of process <paramref name="pid"/> (0: this process).</summary>
+    public static string PathOf(int pid) => pid == 0 ? Self : $"/proc/{pid}/maps";
+
+    /// <summary>Whether every byte of <paramref name="want"/> is mapped (writable when asked). False when the process is gone.</summary>
+    public static bool Covers(string mapsPath, IovaRange want, bool writable)
     {
         var cursor = want.Start;
-        foreach (var line in File.ReadLines("/proc/self/maps"))
+        foreach (var line in ReadLines(mapsPath))
         {
             // Pinning calls this on every MAP: parse only the address range and permissions.
             var dash = line.IndexOf('-');
@@ -40,13 +46,13 @@ internal static class ProcessMaps
     /// same memory: for a shared mapping of a file, each shared mapping of the same file offset;
     /// otherwise the page alone (private and anonymous memory has no other name in one process).
     /// </summary>
-    public static List<ulong> Aliases(ulong address)
+    public static List<ulong> Aliases(string mapsPath, ulong address)
     {
         var page = CpuPage.AlignDown(address);
         var aliases = new List<ulong> { page };
         var entries = new List<MapsLine>();
         MapsLine? own = null;
-        foreach (var line in File.ReadLines("/proc/self/maps"))
+        foreach (var line in ReadLines(mapsPath))
         {
             if (!MapsLine.TryParse(line, out var entry) || !entry.SharedFile)
                 continue;
@@ -68,8 +74,60 @@ internal static class ProcessMaps
     }
 
     /// <summary>True when both addresses reach the same page of memory.</summary>
-    public static bool SamePage(ulong a, ulong b) =>
-        CpuPage.AlignDown(a) == CpuPage.AlignDown(b) || Aliases(a).Contains(CpuPage.AlignDown(b));
+    public static bool SamePage(string mapsPath, ulong a, ulong b) =>
+        CpuPage.AlignDown(a) == CpuPage.AlignDown(b) || Aliases(mapsPath, a).Contains(CpuPage.AlignDown(b));
+
+    /// <summary>
+    /// Where this process reaches the shared file pages another process maps at
+    /// <paramref name="range"/>: (their address, ours, length) for each piece one of our own
+    /// shared mappings covers. Private memory has no such alias.
+    /// </summary>
+    public static List<(ulong Theirs, ulong Ours, ulong Length)> LocalAliases(string theirMaps, IovaRange range)
+    {
+        var found = new List<(ulong, ulong, ulong)>();
+        var ours = ReadLines(Self).Select(l => MapsLine.TryParse(l, out var e) ? e : default).Where(e => e.SharedFile).ToList();
+        foreach (var line in ReadLines(theirMaps))
+        {
+            if (!MapsLine.TryParse(line, out var theirs) || !theirs.SharedFile || theirs.End <= range.Start || theirs.Start > range.Last)
+                continue;
+            var start = Math.Max(theirs.Start, range.Start);
+            var end = Math.Min(theirs.End - 1, range.Last) + 1;
+            var offset = theirs.FileOffset(start);
+            foreach (var mine in ours)
+            {
+                if (mine.Device != theirs.Device || mine.Inode != theirs.Inode)
+                    continue;
+                if (offset >= mine.Offset && offset - mine.Offset + (end - start) <= mine.End - mine.Start)
+                {
+                    found.Add((start, mine.Start + (offset - mine.Offset), end - start));
+                    break;
+                }
+            }
+        }
+        return found;
+    }
+
+    /// <summary>The lines of a maps file; none when the process has gone.</summary>
+    private static IEnumerable<string> ReadLines(string path)
+    {
+        // Our own maps always exist: read lazily, as Covers usually stops early.
+        if (path == Self)
+            return File.ReadLines(path);
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(path);
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return [];
+        }
+        return lines;
+    }
 
     /// <summary>One line, "start-end perms offset major:minor inode path".</summary>
     private readonly record struct MapsLine(ulong Start, ulong End, string Perms, ulong Offset, string Device, ulong Inode)

@@ -11,11 +11,33 @@ namespace IommuFd.Core.Memory;
 /// </summary>
 public sealed partial class ProcessUserMemory : IUserMemory
 {
-    public static readonly ProcessUserMemory Instance = new();
+    public static readonly ProcessUserMemory Instance = new(0);
 
     private readonly PinLedger _pins = new();
+    private readonly int _pid;
+    private readonly string _maps;
+    private readonly Lock _aliasLock = new();
+    private readonly List<(ulong Theirs, ulong Ours, ulong Length)> _pinnedAliases = [];
 
-    private ProcessUserMemory() { }
+    private ProcessUserMemory(int pid)
+    {
+        _pid = pid;
+        _maps = ProcessMaps.PathOf(pid);
+    }
+
+    /// <summary>
+    /// The memory of another process (a forked child issuing ioctls through an inherited fd),
+    /// reached with process_vm_readv/writev on its pid. Once it exits its memory is gone, except
+    /// shared pages it had pinned that this process maps too: those stay reachable here, as
+    /// pinned pages outlive their process in the kernel.
+    /// </summary>
+    public static ProcessUserMemory ForProcess(int pid)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pid);
+        return new ProcessUserMemory(pid);
+    }
+
+    private int Pid => _pid == 0 ? GetPid() : _pid;
 
     public unsafe Errno Read(ulong address, Span<byte> destination)
     {
@@ -25,7 +47,8 @@ public sealed partial class ProcessUserMemory : IUserMemory
         {
             var l = new IoVec { Base = local, Length = (nuint)destination.Length };
             var r = new IoVec { Base = (void*)address, Length = (nuint)destination.Length };
-            return Transfer(ProcessVmReadv(GetPid(), &l, 1, &r, 1, 0), destination.Length);
+            var rc = Transfer(ProcessVmReadv(Pid, &l, 1, &r, 1, 0), destination.Length);
+            return rc == Errno.Ok || !TryLocalAlias(address, (ulong)destination.Length, out var alias) ? rc : Instance.Read(alias, destination);
         }
     }
 
@@ -37,7 +60,8 @@ public sealed partial class ProcessUserMemory : IUserMemory
         {
             var l = new IoVec { Base = local, Length = (nuint)source.Length };
             var r = new IoVec { Base = (void*)address, Length = (nuint)source.Length };
-            return Transfer(ProcessVmWritev(GetPid(), &l, 1, &r, 1, 0), source.Length);
+            var rc = Transfer(ProcessVmWritev(Pid, &l, 1, &r, 1, 0), source.Length);
+            return rc == Errno.Ok || !TryLocalAlias(address, (ulong)source.Length, out var alias) ? rc : Instance.Write(alias, source);
         }
     }
 
@@ -47,8 +71,14 @@ public sealed partial class ProcessUserMemory : IUserMemory
             return Errno.Ok;
         if (pageCount > (ulong.MaxValue >> CpuPage.Shift) || !IovaRange.TryFromLength(pageAddress, pageCount << CpuPage.Shift, out var want))
             return Errno.EFAULT;
-        if (!ProcessMaps.Covers(want, writable))
+        if (!ProcessMaps.Covers(_maps, want, writable))
             return Errno.EFAULT;
+        if (_pid != 0)
+        {
+            var aliases = ProcessMaps.LocalAliases(_maps, want);
+            lock (_aliasLock)
+                _pinnedAliases.AddRange(aliases.Where(a => !_pinnedAliases.Contains(a)));
+        }
         _pins.Pin(pageAddress, pageCount);
         return Errno.Ok;
     }
@@ -58,12 +88,32 @@ public sealed partial class ProcessUserMemory : IUserMemory
     public ulong PinCount(ulong address)
     {
         var total = 0UL;
-        foreach (var alias in ProcessMaps.Aliases(address))
+        foreach (var alias in ProcessMaps.Aliases(_maps, address))
             total += _pins.PinCount(alias);
         return total;
     }
 
-    public bool SamePage(ulong a, ulong b) => ProcessMaps.SamePage(a, b);
+    public bool SamePage(ulong a, ulong b) => ProcessMaps.SamePage(_maps, a, b);
+
+    /// <summary>Where this process reaches [address, +length) of another's pinned shared memory, if it does.</summary>
+    private bool TryLocalAlias(ulong address, ulong length, out ulong local)
+    {
+        local = 0;
+        if (_pid == 0)
+            return false;
+        lock (_aliasLock)
+        {
+            foreach (var (theirs, ours, size) in _pinnedAliases)
+            {
+                if (address >= theirs && address - theirs <= size && length <= size - (address - theirs))
+                {
+                    local = ours + (address - theirs);
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
 
     private static Errno Transfer(nint result, int wanted) =>
         result == wanted ? Errno.Ok : Errno.EFAULT;
