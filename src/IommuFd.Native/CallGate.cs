@@ -118,6 +118,7 @@ internal static unsafe class CallGate
                 while (Volatile.Read(ref slot.Current) != 0 && Stopwatch.GetTimestamp() < deadline)
                     spin.SpinOnce();
             }
+            Engine.PrepareFork();
         }
         catch
         {
@@ -130,6 +131,14 @@ internal static unsafe class CallGate
     {
         if (!_prepared)
             return;
+        try
+        {
+            ForkLink.Parent();
+        }
+        catch
+        {
+            // Never fail a fork: the child's inherited fds then answer EIO.
+        }
         _prepared = false;
         _forkPending = 0;
         Libc.PthreadMutexUnlock(_forkMutex);

@@ -35,6 +35,11 @@ internal sealed class ContextTable(int epoch)
 
     public int Epoch { get; } = epoch;
 
+    private int _live;
+
+    /// <summary>Contexts open now (read without the lock: fork preparation only needs a hint).</summary>
+    public int LiveCount => Volatile.Read(ref _live);
+
     public static int EpochOf(long handle) => (int)(handle >> 48);
 
     /// <summary>Registers a context; its handle, or 0 when every slot is taken.</summary>
@@ -62,6 +67,7 @@ internal sealed class ContextTable(int epoch)
             _serial = (_serial & SerialMask) == SerialMask ? 1 : _serial + 1;
             var handle = ((long)Epoch << 48) | (_serial << SlotBits) | (long)slot;
             Volatile.Write(ref _slots[slot], new Entry(handle, context));
+            _live++;
             return handle;
         }
     }
@@ -91,6 +97,7 @@ internal sealed class ContextTable(int epoch)
             var slot = (int)(handle & SlotMask);
             Volatile.Write(ref _slots[slot], null);
             _freeSlots.Push(slot);
+            _live--;
         }
         entry.Closed = 1;
         Interlocked.MemoryBarrierProcessWide(); // a caller inside is now visible, or it sees Closed

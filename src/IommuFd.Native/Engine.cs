@@ -96,6 +96,9 @@ internal static class Engine
 
     public static int Ioctl(long handle, ulong command, ulong arg)
     {
+        // A forked child using an fd it inherited: the context is the parent's (ForkLink).
+        if (ForkLink.Owns(handle))
+            return ForkLink.Forward(handle, command, arg);
         if (ChildRelay.Active)
             return ChildRelay.Ioctl(handle, command, arg);
         ForkGuard.CheckAndRearm(StartEpochAction);
@@ -246,6 +249,35 @@ internal static class Engine
                 CallGate.Leave(slot);
         }
     }
+
+    /// <summary>The host a forked child's relayed ioctls run with (its memory, by pid), or null before init.</summary>
+    public static IommuHost? HostForChild(int pid) => _host?.ForChildProcess(pid);
+
+    /// <summary>Runs an ioctl a forked child sent over its <see cref="ForkLink"/>, as that child.</summary>
+    public static int IoctlFor(IommuHost caller, long handle, ulong command, ulong arg)
+    {
+        var slot = CallGate.Slot();
+        while (!CallGate.TryEnter(slot, handle))
+        {
+        }
+        ContextTable.Entry? entry = null;
+        try
+        {
+            entry = _contexts.Find(handle);
+            if (entry is null || entry.Closed != 0)
+                return -EBADF;
+            return IoctlDispatcher.Ioctl(entry.Context, caller, command, (nint)arg);
+        }
+        finally
+        {
+            CallGate.Leave(slot);
+            if (entry is not null && entry.Closed != 0)
+                ContextTable.AfterLeavingClosed(entry);
+        }
+    }
+
+    /// <summary>Parent, before fork (the gate is closed): a link for the child, if it could inherit a context.</summary>
+    public static void PrepareFork() => ForkLink.Prepare(_contexts);
 
     /// <summary>A call refused before dispatch still shows in the trace, with why.</summary>
     private static int Refuse(ulong command, long handle, int result)

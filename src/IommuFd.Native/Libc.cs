@@ -74,6 +74,33 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "dlclose")]
     public static partial int Dlclose(nint handle);
 
+    public const int AfUnix = 1, SockSeqpacket = 5, SockCloexec = 0x80000, MsgNoSignal = 0x4000;
+    public const short PollIn = 1;
+    public const int EfdCloexec = 0x80000;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
+    public static partial int SocketPair(int domain, int type, int protocol, int* fds);
+
+    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
+    public static partial nint Send(int fd, void* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    public static partial nint Recv(int fd, void* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeout);
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initial, int flags);
+
     [LibraryImport("libc", EntryPoint = "dup")]
     public static partial int Dup(int fd);
 

@@ -1,12 +1,12 @@
 /* fork.c - fork() around an emulated /dev/iommu must never hang or crash.
  *
  * Kernel semantics: a child shares the parent's open file, hence the same
- * context. The emulator refuses an inherited context with EIO instead of
- * silently using a private snapshot (docs/fork.md), so an inherited fd is
- * accepted here when it either works (real kernel) or fails with EIO. Opening
- * /dev/iommu afresh in a child must just work, before or after the parent has
- * opened it, and in a grandchild too, also while another thread of the parent
- * is busy in the engine (the child's runtime must not wait for that thread). */
+ * context, and a MAP through it maps the child's memory into the parent's
+ * IOAS: readable through an access while the child lives, gone (EFAULT) once
+ * it has exited with nothing pinned (docs/fork.md). Opening /dev/iommu afresh
+ * in a child must just work, before or after the parent has opened it, and in
+ * a grandchild too, also while another thread of the parent is busy in the
+ * engine (the child's runtime must not wait for that thread). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -76,29 +76,48 @@ static int grandchild(void *arg)
 	return rc ? rc : in_child(fresh, arg) == 0 ? 0 : 20;
 }
 
-struct inherited {
-	int fd;
-	uint32_t ioas;
+#define CHILD_IOVA 0x200000UL
+#define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
+#define TEST_OP_CREATE_ACCESS 5
+#define TEST_OP_ACCESS_RW 8
+
+struct iommu_test_cmd {
+	uint32_t size, op, id, __reserved;
+	union {
+		struct { uint32_t out_access_fd, flags; } create_access;
+		struct { u64a iova; u64a length; u64a uptr; uint32_t flags; } access_rw;
+		uint8_t pad[48];
+	};
+	uint32_t last;
 };
 
-/* 0: inherited fd gave success or EIO and a fresh open worked; else a step. */
-static int inherited(void *arg)
+/* Reads `len` bytes at `iova` through the access, as a device without an IOMMU would. */
+static int access_read(int fd, int access, uint64_t iova, void *out, uint64_t len)
 {
-	struct inherited *p = arg;
-	errno = 0;
-	int rc = iova_ranges(p->fd, p->ioas, NULL, 0, NULL, NULL);
-	if (!(rc == -1 && (errno == EMSGSIZE || errno == EIO)))
+	struct iommu_test_cmd c = { .size = sizeof(c), .op = TEST_OP_ACCESS_RW, .id = (uint32_t)access };
+	c.access_rw.iova = iova;
+	c.access_rw.length = len;
+	c.access_rw.uptr = (uintptr_t)out;
+	return ioctl(fd, IOMMU_TEST_CMD, &c);
+}
+
+/* Child: through the inherited fd, map its own (copied-on-write) page into the
+ * parent's IOAS, then wait until the parent has read it. 0 or a failed step. */
+static int inherited_child(int fd, uint32_t ioas, int ready, int done)
+{
+	if (iova_ranges(fd, ioas, NULL, 0, NULL, NULL) != -1 || errno != EMSGSIZE)
 		return 30;
-	printf("     (child: inherited fd answers %s)\n", errno == EIO ? "EIO" : "as the parent's context");
-	fflush(stdout);
-	uint64_t iova = 0;
-	rc = ioas_map(p->fd, p->ioas, buf, PAGE, MAP_RW, &iova);
-	if (!(rc == 0 || errno == EIO))
+	memset(buf, 0x5a, PAGE); /* the parent's copy keeps its own bytes */
+	uint64_t iova = CHILD_IOVA;
+	if (ioas_map(fd, ioas, buf, PAGE, MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA, &iova))
 		return 31;
-	rc = use_fresh_context();
+	char c = 1;
+	if (write(ready, &c, 1) != 1 || read(done, &c, 1) != 1)
+		return 32;
+	int rc = use_fresh_context();
 	if (rc)
 		return rc;
-	return close(p->fd) ? 32 : 0; /* closing an inherited fd is fine either way */
+	return close(fd) ? 33 : 0;
 }
 
 /* Enough ALLOC/MAP/DESTROY rounds to make the engine collect garbage several times. */
@@ -144,9 +163,28 @@ int main(void)
 	uint64_t iova = 0x100000;
 	CHECK_ERR(ioas_map(fd, ioas, buf, 4 * PAGE, MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA, &iova), 0);
 
-	struct inherited p = { fd, ioas };
-	int status = in_child(inherited, &p);
-	CHECK(status == 0, "after the parent opened: inherited fd gives success or EIO, a fresh open works (%d)", status);
+	struct iommu_test_cmd ca = { .size = sizeof(ca), .op = TEST_OP_CREATE_ACCESS, .id = ioas };
+	CHECK_ERR(ioctl(fd, IOMMU_TEST_CMD, &ca), 0);
+	int access = (int)ca.create_access.out_access_fd;
+	memset(buf, 0x11, PAGE);
+	int ready[2], done[2];
+	CHECK(pipe(ready) == 0 && pipe(done) == 0, "pipes");
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(60);
+		_exit(inherited_child(fd, ioas, ready[1], done[0]));
+	}
+	char c = 0, seen[16] = { 0 };
+	CHECK(read(ready[0], &c, 1) == 1, "the child mapped through its inherited fd");
+	CHECK_ERR(access_read(fd, access, CHILD_IOVA, seen, sizeof(seen)), 0);
+	CHECK(seen[0] == 0x5a && seen[15] == 0x5a, "the parent's IOAS maps the child's memory, not its own copy");
+	CHECK(write(done[1], &c, 1) == 1, "let the child finish");
+	int status = wait_child(pid, 60);
+	CHECK(status == 0, "inherited fd works as the parent's context, a fresh open works too (%d)", status);
+	/* Nothing pinned the child's page, so with the child gone it is gone too. */
+	CHECK_ERR(access_read(fd, access, CHILD_IOVA, seen, sizeof(seen)), EFAULT);
+	CHECK_ERR(ioas_unmap(fd, ioas, CHILD_IOVA, PAGE, NULL), 0);
+	CHECK_ERR(close(access), 0);
 	CHECK(in_child(grandchild, NULL) == 0, "a grandchild of a parent using the engine opens its own context");
 	for (int i = 0; i < 20; i++)
 		if ((status = in_child(fresh, NULL)) != 0)
