@@ -72,6 +72,11 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
         return rc < 0 ? (Errno)(-rc) : Errno.Ok;
     }
 
+    /// <summary>Readiness is not passed to the shim yet: its eventfd reports writable only.</summary>
+    public void SetReadable(object target, bool readable)
+    {
+    }
+
     /// <summary>The last fd for <paramref name="cookie"/> is gone; unknown cookies (another epoch's) are ignored.</summary>
     public void Release(ulong cookie)
     {

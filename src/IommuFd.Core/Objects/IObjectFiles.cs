@@ -14,6 +14,13 @@ public interface IObjectFiles
 
     /// <summary>Closes a descriptor opened here (EBADF otherwise).</summary>
     Errno Close(int fd);
+
+    /// <summary>
+    /// Says whether reading the descriptors of <paramref name="target"/> would find something, so
+    /// poll/select/epoll report POLLIN as the kernel's fault fd does. Called in order of the
+    /// changes; an unknown or closed target is ignored.
+    /// </summary>
+    void SetReadable(object target, bool readable);
 }
 
 /// <summary>An in-memory descriptor table for embedders and tests: numbers start at 1000; <see cref="Close"/> closes.</summary>
@@ -51,6 +58,26 @@ public sealed class SimulatedObjectFiles : IObjectFiles
         }
         onClose();
         return Errno.Ok;
+    }
+
+    private readonly HashSet<object> _readable = new(ReferenceEqualityComparer.Instance);
+
+    public void SetReadable(object target, bool readable)
+    {
+        lock (_lock)
+        {
+            if (readable)
+                _readable.Add(target);
+            else
+                _readable.Remove(target);
+        }
+    }
+
+    /// <summary>Whether <paramref name="fd"/> would poll readable (POLLIN).</summary>
+    public bool IsReadable(int fd)
+    {
+        lock (_lock)
+            return _open.TryGetValue(fd, out var entry) && _readable.Contains(entry.Target);
     }
 
     public int OpenCount
