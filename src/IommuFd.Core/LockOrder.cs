@@ -16,7 +16,8 @@ namespace IommuFd.Core;
 ///   its domain list; held while domains are filled or changed, so each change is atomic;</item>
 /// <item>user pages (<c>UserPages._lock</c>): the pin users of one MAP's memory;</item>
 /// <item>leaves: memlock accounts, the user memory's pin ledger and its region table, a fault
-///   queue (<c>FaultQueue._lock</c>; page-request answers reach devices after it is dropped).</item>
+///   queue (<c>FaultQueue._lock</c>; page-request answers reach devices after it is dropped, and
+///   its readiness callback, run under it, takes only the shim's fd-table lock, outside the engine).</item>
 /// </list>
 /// Two page tables are never locked together: COPY reads its source, drops the lock, then maps.
 /// An unmap that finds access pins drops the page-table lock before telling the accesses, which

@@ -97,7 +97,11 @@ public sealed class FaultQueueTests : IDisposable
         Assert.Equal(Errno.Ok, IopfHwpt(faultId, out var hwpt));
         Assert.Equal(Errno.Ok, _s.MockReplace(_dev.Stdev, hwpt, out _));
         Assert.Equal(Errno.ENOENT, Trigger(999));
+        var files = Assert.IsType<SimulatedObjectFiles>(_s.Host.Files);
+        Assert.False(files.IsReadable(fd));
         Assert.Equal(Errno.Ok, Trigger(_dev.Idev, addr: 0x1234_5000));
+        // POLLIN while a record waits, as the kernel's fault fd reports.
+        Assert.True(files.IsReadable(fd));
 
         var buffer = _s.Heap.Alloc(2 * RecordSize);
         var file = File(fd);
@@ -105,6 +109,7 @@ public sealed class FaultQueueTests : IDisposable
         Assert.Equal(Errno.EFAULT, file.Read(_s.Memory, UserHeap.UnmappedPointer, RecordSize, out _));
         Assert.Equal(Errno.Ok, file.Read(_s.Memory, buffer, 2 * RecordSize, out var done));
         Assert.Equal((ulong)RecordSize, done);
+        Assert.False(files.IsReadable(fd));
         var record = new byte[RecordSize];
         Assert.Equal(Errno.Ok, _s.Memory.Read(buffer, record));
         var fault = MemoryMarshal.Read<IommuHwptPgfault>(record);

@@ -20,7 +20,11 @@ internal static class FaultHandlers
             return rc;
         // The fd holds the queue (DESTROY is EBUSY until it is closed), as the kernel's file does.
         context.HoldFaultQueueForFile(fault);
-        rc = context.Host.Files.Open(new FaultQueueFile(fault), () => context.ReleaseFaultQueueFromFile(fault), out var fd);
+        var file = new FaultQueueFile(fault);
+        var files = context.Host.Files;
+        // POLLIN on the fd while records wait, as the kernel's fault fd reports.
+        fault.ReadableChanged = readable => files.SetReadable(file, readable);
+        rc = files.Open(file, () => context.ReleaseFaultQueueFromFile(fault), out var fd);
         if (rc != Errno.Ok)
         {
             context.ReleaseFaultQueueFromFile(fault);

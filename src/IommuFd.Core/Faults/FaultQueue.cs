@@ -17,6 +17,13 @@ public sealed class FaultQueue : IommufdObject
 
     public override ObjectKind Kind => ObjectKind.Fault;
 
+    /// <summary>
+    /// Told true when a group starts waiting to be read and false when none waits any more (what
+    /// POLLIN on the queue's fd reports). Runs under the queue's lock, so calls arrive in order;
+    /// it must not call back into the queue.
+    /// </summary>
+    public Action<bool>? ReadableChanged { get; set; }
+
     public FaultId TypedId => new(Id.Value);
 
     /// <summary>Groups raised but not read yet.</summary>
@@ -45,7 +52,11 @@ public sealed class FaultQueue : IommufdObject
         ArgumentOutOfRangeException.ThrowIfZero(requests.Count);
         var group = new FaultGroup(device, hwpt, [.. requests], onResponse);
         lock (_lock)
+        {
             _waiting.AddLast(group);
+            if (_waiting.Count == 1)
+                ReadableChanged?.Invoke(true);
+        }
         return group;
     }
 
@@ -75,6 +86,8 @@ public sealed class FaultQueue : IommufdObject
                 }
                 delivered += group.Requests.Count;
             }
+            if (delivered > 0 && _waiting.Count == 0)
+                ReadableChanged?.Invoke(false);
         }
         return delivered;
     }
@@ -115,6 +128,8 @@ public sealed class FaultQueue : IommufdObject
                 _read.Remove(cookie);
                 dropped.Add(group);
             }
+            if (dropped.Count > 0 && _waiting.Count == 0)
+                ReadableChanged?.Invoke(false);
         }
         foreach (var group in dropped)
             group.Answer(PageResponseCode.Invalid);
