@@ -16,7 +16,7 @@ internal sealed class DemoDomain : IIoDomain
 
     public ulong MappedBytes { get; private set; }
 
-    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot)
+    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue)
     {
         MappedBytes += length;
         return Errno.Ok;

@@ -201,25 +201,12 @@ public sealed partial class IoPageTable
     }
 
     /// <summary>
-    /// Maps one area into one domain. With large pages disabled (IOMMU_OPTION_HUGE_PAGES 0) it goes
-    /// in CPU-page steps, so the domain holds only page-sized entries, as the kernel's small-batch
-    /// path does; otherwise the domain may use any page size the alignment allows.
+    /// Maps one area into one domain. With large pages disabled (IOMMU_OPTION_HUGE_PAGES 0) the
+    /// domain holds only entries up to a CPU page, as the kernel's page-sized batches give;
+    /// otherwise it may use any page size the alignment allows.
     /// </summary>
-    private Errno MapIntoDomain(IIoDomain domain, Area area)
-    {
-        if (!_largePagesDisabled)
-            return domain.Map(area.Start, area.UserAddress, area.Length, area.Prot);
-        for (var offset = 0UL; offset < area.Length; offset += CpuPage.Size)
-        {
-            var rc = domain.Map(area.Start + offset, area.UserAddress + offset, Math.Min(CpuPage.Size, area.Length - offset), area.Prot);
-            if (rc == Errno.Ok)
-                continue;
-            if (offset != 0)
-                domain.Unmap(area.Start, offset);
-            return rc;
-        }
-        return Errno.Ok;
-    }
+    private Errno MapIntoDomain(IIoDomain domain, Area area) =>
+        domain.Map(area.Start, area.UserAddress, area.Length, area.Prot, _largePagesDisabled ? CpuPage.Size : ulong.MaxValue);
 
     /// <summary>Unmaps an area from the first <paramref name="domainCount"/> domains and drops its pin.</summary>
     private void UnfillDomains(Area area, int domainCount)

@@ -13,10 +13,11 @@ public interface IIoDomain : IIommuDomain
     ulong PageSizeBitmap { get; }
 
     /// <summary>
-    /// Maps [iova, iova+length) to user memory from <paramref name="userAddress"/>. All or nothing:
-    /// on an error nothing of this call stays mapped.
+    /// Maps [iova, iova+length) to user memory from <paramref name="userAddress"/>, with entries no
+    /// larger than <paramref name="largestPage"/> (the CPU page size when the IOAS has huge pages
+    /// off, else unlimited). All or nothing: on an error nothing of this call stays mapped.
     /// </summary>
-    Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot);
+    Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue);
 
     /// <summary>Unmaps a range previously mapped by exactly matching <see cref="Map"/> calls. Never fails.</summary>
     void Unmap(ulong iova, ulong length);

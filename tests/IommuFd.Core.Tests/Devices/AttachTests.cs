@@ -237,9 +237,13 @@ public sealed class AttachTests
         Map(ioas, 0x200_0000, 4);
         var dev = Bind(_driver.CreateDevice());
         _context.AttachDevice(dev, ioas, out _).ThrowIfError("attach");
-        Assert.Equal(4, _driver.Domains[0].MapCalls);
+        Assert.Equal(4096UL, _driver.Domains[0].LastLargestPage);
         Map(ioas, 0x300_0000, 2, userPage: 8);
-        Assert.Equal(6, _driver.Domains[0].MapCalls);
+        Assert.Equal(4096UL, _driver.Domains[0].LastLargestPage);
         AssertMirrors(_driver.Domains[0], _context, ioas);
+        // Back on: the domain may use any size again.
+        _context.SetHugePages(ioas, true).ThrowIfError("huge pages on");
+        Map(ioas, 0x400_0000, 2, userPage: 16);
+        Assert.Equal(ulong.MaxValue, _driver.Domains[0].LastLargestPage);
     }
 }

@@ -31,6 +31,27 @@ public sealed class MockDomainTests
     }
 
     [Fact]
+    public void LargestPageCapsTheLeavesOfOneMap()
+    {
+        var amd = new MockDomain(MockPageTableType.AmdV1);
+        // Huge pages off on the IOAS: a 2 MiB-aligned run still gets only 4 KiB entries.
+        Assert.Equal(Errno.Ok, amd.Map(2 * MiB, 2 * MiB, 2 * MiB, RW, largestPage: 4096));
+        Assert.Equal(512, amd.LeafCount(4096));
+        Assert.Equal(0, amd.LeafCount(2 * MiB));
+        // Without a cap the next call is back to the largest leaf; a cap that is no power of two rounds down.
+        Assert.Equal(Errno.Ok, amd.Map(4 * MiB, 4 * MiB, 2 * MiB, RW));
+        Assert.Equal(1, amd.LeafCount(2 * MiB));
+        Assert.Equal(Errno.Ok, amd.Map(64 * MiB, 64 * MiB, 2 * MiB, RW, largestPage: 3 * MiB));
+        Assert.Equal(2, amd.LeafCount(2 * MiB));
+        // A cap below the smallest page still maps with the smallest page.
+        var def = new MockDomain(MockPageTableType.Default);
+        Assert.Equal(Errno.Ok, def.Map(16 * MiB, User, 8 * KiB, RW, largestPage: 1));
+        Assert.Equal(4, def.LeafCount(2048));
+        Assert.Null(amd.PageTable.Validate());
+        Assert.Null(def.PageTable.Validate());
+    }
+
+    [Fact]
     public void HugeUsesOneMebibyteLeavesForAlignedRuns()
     {
         var d = new MockDomain(MockPageTableType.Huge);

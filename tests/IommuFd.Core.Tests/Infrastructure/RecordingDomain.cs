@@ -29,9 +29,13 @@ public sealed class RecordingDomain(IovaRange aperture, int failOnMapCall = 0) :
     public (ulong UserAddress, IoProt Prot)? Lookup(ulong iova) =>
         _pages.TryGetValue(iova & ~(PageSize - 1), out var e) ? (e.UserAddress + (iova & (PageSize - 1)), e.Prot) : null;
 
-    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot)
+    /// <summary>The entry size cap of the last Map call.</summary>
+    public ulong LastLargestPage { get; private set; }
+
+    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue)
     {
         MapCalls++;
+        LastLargestPage = largestPage;
         if (MapCalls == FailOnMapCall)
             return Errno.ENOMEM;
         if ((iova | userAddress | length) % PageSize != 0)

@@ -62,7 +62,7 @@ public sealed class MockDomain : IIoDomain
     /// aperture (or wraps). EEXIST: part of it is already mapped. Length 0 is a successful no-op once
     /// the alignment check has passed (as in the kernel's iommu_map).
     /// </summary>
-    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot)
+    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue)
     {
         var smallest = _table.SmallestPage;
         if (((iova | userAddress | length) & (smallest - 1)) != 0)
@@ -72,7 +72,7 @@ public sealed class MockDomain : IIoDomain
         if (!IovaRange.TryFromLength(iova, length, out var range) || !Aperture.Contains(range))
             return Errno.EINVAL;
         lock (_lock)
-            return _table.Map(iova, userAddress, length, prot);
+            return _table.Map(iova, userAddress, length, prot, largestPage);
     }
 
     /// <summary>Unmaps what is mapped in the range; holes are skipped, leaves cut through are split.</summary>

@@ -7,12 +7,16 @@ public sealed partial class RadixPageTable<TCodec>
     // Everything in [start of the current Map, _mapCursor) was written by that call; rollback unmaps it.
     private ulong _mapCursor;
 
+    // Leaf sizes the current Map may use: all, or those up to its largestPage.
+    private ulong _leafCap = ulong.MaxValue;
+
     /// <summary>
     /// Maps [iova, iova+length) to output addresses from <paramref name="outputAddress"/>, all or nothing.
     /// EINVAL: iova, output address or length not a multiple of the smallest page, or a range that wraps
     /// or leaves the input / output width. EEXIST: some part is already mapped. Length 0 is a no-op.
+    /// Leaves are no larger than <paramref name="largestPage"/> (never smaller than the smallest page).
     /// </summary>
-    public Errno Map(ulong iova, ulong outputAddress, ulong length, IoProt prot)
+    public Errno Map(ulong iova, ulong outputAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue)
     {
         if (((iova | outputAddress | length) & (_smallestPage - 1)) != 0)
             return Errno.EINVAL;
@@ -25,7 +29,10 @@ public sealed partial class RadixPageTable<TCodec>
 
         Grow(last);
         _mapCursor = iova;
+        var cap = 1UL << BitOperations.Log2(Math.Max(largestPage, _smallestPage));
+        _leafCap = cap | (cap - 1);
         var rc = MapRange(_root, _top, iova, last, outputAddress, prot);
+        _leafCap = ulong.MaxValue;
         if (rc != Errno.Ok)
         {
             if (_mapCursor != iova)
@@ -97,7 +104,7 @@ public sealed partial class RadixPageTable<TCodec>
     /// </summary>
     private int PickLeaf(int level, ulong iova, ulong outputAddress, ulong remainingMinusOne)
     {
-        var candidates = _levelSizes[level];
+        var candidates = _levelSizes[level] & _leafCap;
         if (candidates == 0)
             return -1;
         var both = iova | outputAddress;
