@@ -3,8 +3,9 @@ using System.Diagnostics;
 namespace IommuFd.Core.Collections;
 
 /// <summary>
-/// A count per integer key (a page index) stored as disjoint runs of equal count. Adding or
-/// removing a range costs O((runs touched + 1) · log runs). Not thread-safe.
+/// A count per integer key (a page index) stored as disjoint runs of equal count; neighbouring
+/// runs of equal count are merged, so pinning a million adjacent pages one by one leaves one run.
+/// Adding or removing a range costs O((runs touched + 1) · log runs). Not thread-safe.
 /// </summary>
 internal sealed class RangeCounter
 {
@@ -82,6 +83,9 @@ internal sealed class RangeCounter
         if (!reachedEnd)
             newly += InsertRun(cursor, last);
         CoveredCount += newly;
+        MergeAt(first);
+        if (last != ulong.MaxValue)
+            MergeAt(last + 1);
         return newly;
     }
 
@@ -103,6 +107,9 @@ internal sealed class RangeCounter
         foreach (var run in toDelete)
             _runs.Remove(run);
         CoveredCount -= freed;
+        MergeAt(first);
+        if (last != ulong.MaxValue)
+            MergeAt(last + 1);
         return freed;
     }
 
@@ -122,6 +129,23 @@ internal sealed class RangeCounter
     {
         _runs.Insert(new Run { Start = first, Last = last, Count = 1 });
         return last - first + 1;
+    }
+
+    /// <summary>Joins the run starting at <paramref name="key"/> to the one ending just before it when their counts match.</summary>
+    private void MergeAt(ulong key)
+    {
+        if (key == 0)
+            return;
+        var run = (Run?)_runs.Floor(key);
+        if (run is null || run.Start != key)
+            return;
+        var before = (Run?)_runs.Floor(key - 1);
+        if (before is null || before.Last != key - 1 || before.Count != run.Count)
+            return;
+        _runs.Remove(run);
+        _runs.Remove(before);
+        before.Last = run.Last;
+        _runs.Insert(before);
     }
 
     /// <summary>Makes <paramref name="key"/> the first key of its run, splitting the run that spans it.</summary>

@@ -62,12 +62,18 @@ internal sealed class UserPages
     {
         get
         {
-            if (Volatile.Read(ref _users) is null)
+            if (Volatile.Read(ref _lock) is null)
                 return 0;
             lock (Sync)
-                return _users!.CoveredCount;
+                return _wholeUsers > 0 ? PageCount : _users?.CoveredCount ?? 0;
         }
     }
+
+    // Users of every page (an area mapped whole into domains, the usual case) are only counted:
+    // the per-page counter is built for partial users alone, so most objects never need one.
+    private ulong _wholeUsers;
+
+    private bool IsWhole(ulong first, ulong last) => first == 0 && last == PageCount - 1;
 
     /// <summary>
     /// Adds a user of page indexes [first, last]: newly covered pages are charged and pinned.
@@ -77,28 +83,42 @@ internal sealed class UserPages
     {
         lock (Sync)
         {
-            _users ??= new RangeCounter();
-            var holes = _users.Uncovered(first, last);
-            var newPages = 0UL;
-            foreach (var (f, l) in holes)
-                newPages += l - f + 1;
-            var rc = Account.TryCharge(newPages);
-            if (rc != Errno.Ok)
-                return rc;
-            for (var i = 0; i < holes.Count; i++)
+            if (_wholeUsers == 0)
             {
-                var (f, l) = holes[i];
-                rc = Memory.Pin(Uptr + (f << CpuPage.Shift), l - f + 1, Writable);
-                if (rc == Errno.Ok)
-                    continue;
-                for (var j = 0; j < i; j++)
-                    Memory.Unpin(Uptr + (holes[j].First << CpuPage.Shift), holes[j].Last - holes[j].First + 1);
-                Account.Uncharge(newPages);
-                return rc;
+                var holes = _users?.Uncovered(first, last) ?? [(first, last)];
+                var rc = PinHoles(holes);
+                if (rc != Errno.Ok)
+                    return rc;
             }
-            _users.Add(first, last);
+            if (IsWhole(first, last))
+                _wholeUsers++;
+            else
+                (_users ??= new RangeCounter()).Add(first, last);
             return Errno.Ok;
         }
+    }
+
+    /// <summary>Charges and pins pages nobody used yet; on failure nothing of it stays.</summary>
+    private Errno PinHoles(List<(ulong First, ulong Last)> holes)
+    {
+        var newPages = 0UL;
+        foreach (var (f, l) in holes)
+            newPages += l - f + 1;
+        var rc = Account.TryCharge(newPages);
+        if (rc != Errno.Ok)
+            return rc;
+        for (var i = 0; i < holes.Count; i++)
+        {
+            var (f, l) = holes[i];
+            rc = Memory.Pin(Uptr + (f << CpuPage.Shift), l - f + 1, Writable);
+            if (rc == Errno.Ok)
+                continue;
+            for (var j = 0; j < i; j++)
+                Memory.Unpin(Uptr + (holes[j].First << CpuPage.Shift), holes[j].Last - holes[j].First + 1);
+            Account.Uncharge(newPages);
+            return rc;
+        }
+        return Errno.Ok;
     }
 
     /// <summary>Drops a user of page indexes [first, last]; pages no longer used are unpinned and uncharged.</summary>
@@ -106,18 +126,30 @@ internal sealed class UserPages
     {
         lock (Sync)
         {
+            if (IsWhole(first, last) && _wholeUsers > 0)
+            {
+                if (--_wholeUsers == 0)
+                    Release(_users?.Uncovered(0, PageCount - 1) ?? [(0, PageCount - 1)]);
+                return;
+            }
             if (_users is null)
                 throw new InvalidOperationException("unpinning pages that were never pinned");
-            var released = 0UL;
-            foreach (var run in RunsReachingZero(first, last))
-            {
-                Memory.Unpin(Uptr + (run.First << CpuPage.Shift), run.Last - run.First + 1);
-                released += run.Last - run.First + 1;
-            }
-            var freed = _users.Remove(first, last);
-            System.Diagnostics.Debug.Assert(freed == released);
-            Account.Uncharge(released);
+            // While a whole user remains every page stays pinned.
+            var reachingZero = _wholeUsers == 0 ? RunsReachingZero(first, last) : [];
+            _users.Remove(first, last);
+            Release(reachingZero);
         }
+    }
+
+    private void Release(List<(ulong First, ulong Last)> runs)
+    {
+        var released = 0UL;
+        foreach (var (f, l) in runs)
+        {
+            Memory.Unpin(Uptr + (f << CpuPage.Shift), l - f + 1);
+            released += l - f + 1;
+        }
+        Account.Uncharge(released);
     }
 
     /// <summary>The sub-ranges of [first, last] whose only user is the one being removed.</summary>

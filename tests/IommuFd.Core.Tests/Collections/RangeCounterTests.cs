@@ -43,6 +43,24 @@ public sealed class RangeCounterTests
                 if (counts[k] == 0) uncovered++;
             Assert.Equal(uncovered, counter.CountUncovered(from, to));
             Assert.Equal(uncovered, counter.Uncovered(from, to).Aggregate(0UL, (s, r) => s + r.Last - r.First + 1));
+            // Neighbouring runs of equal count are always merged: as few runs as the counts allow.
+            var runs = Enumerable.Range(0, counts.Length).Count(k => counts[k] > 0 && (k == 0 || counts[k - 1] != counts[k]));
+            Assert.Equal(runs, counter.RunCount);
         }
+    }
+
+    [Fact]
+    public void AdjacentSinglePagesPinnedOneByOneAreOneRun()
+    {
+        var counter = new RangeCounter();
+        for (var page = 0UL; page < 10_000; page++)
+            counter.Add(page, page);
+        Assert.Equal(1, counter.RunCount);
+        for (var page = 0UL; page < 10_000; page += 2)
+            counter.Remove(page, page);
+        Assert.Equal(5_000, counter.RunCount);
+        for (var page = 0UL; page < 10_000; page += 2)
+            counter.Add(page, page);
+        Assert.Equal(1, counter.RunCount);
     }
 }
