@@ -31,7 +31,9 @@ struct iommufd_emu_host {
 	 * by a cookie; dup/dup2/fcntl(F_DUPFD) share it, and when the last fd
 	 * referring to it is closed the shim calls iommufd_emu_release_object().
 	 * read/write on it go to iommufd_emu_object_read/write() (EINVAL when
-	 * the engine lacks them); ioctl is ENOTTY, mmap ENODEV.
+	 * the engine lacks them); ioctl is ENOTTY, mmap ENODEV. poll, select
+	 * and epoll see the eventfd itself: always writable, and readable only
+	 * while the engine says so (set_object_readable below).
 	 *
 	 * open_object_fd: may only be called from inside iommufd_emu_ioctl(ctx,
 	 * ...) on the calling thread; the object fd holds a reference on that
@@ -47,9 +49,16 @@ struct iommufd_emu_host {
 	 * may not be interposed): 0 or -errno. May call
 	 * iommufd_emu_release_object() on this thread before returning. */
 	int (*close_fd)(int fd);
+
+	/* Present when size >= IOMMUFD_EMU_HOST_SIZE_READINESS. The object `cookie` has (1) or no
+	 * longer has (0) something to read: the shim makes its eventfd poll readable accordingly.
+	 * Called in order of the changes, from any thread, possibly inside iommufd_emu_ioctl or an
+	 * object read; never calls back into the engine. An unknown cookie is ignored. */
+	void (*set_object_readable)(uint64_t cookie, int readable);
 };
 #define IOMMUFD_EMU_HOST_SIZE_V1 24
 #define IOMMUFD_EMU_HOST_SIZE_OBJECTS 48
+#define IOMMUFD_EMU_HOST_SIZE_READINESS 56
 
 /* 0 or -errno. Called once, right after dlopen. `host` stays valid forever. */
 int iommufd_emu_init(const struct iommufd_emu_host *host);
@@ -78,8 +87,10 @@ void iommufd_emu_release_object(uint64_t cookie);
  * (EINVAL: the object has no read/write). `buf` is the program's pointer,
  * copied with the host copy callbacks, so a bad pointer is -EFAULT. Called
  * outside the shim's locks, from any thread, also in a forked child (whose
- * inherited cookies are the parent's, as for release_object). poll() is not
- * served: the object's eventfd always reports writable only. */
+ * inherited cookies are the parent's, as for release_object). They never
+ * touch the eventfd's counter, so poll() reports POLLIN exactly as the engine
+ * last told set_object_readable (an engine that never calls it, or a shim
+ * older than IOMMUFD_EMU_HOST_SIZE_READINESS: writable only). */
 int64_t iommufd_emu_object_read(uint64_t cookie, uint64_t buf, uint64_t len);
 int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t len);
 

@@ -1,7 +1,7 @@
 /* iommufd_preload.c - LD_PRELOAD shim that emulates /dev/iommu in user space.
  *
  * open("/dev/iommu") returns a real eventfd (so fd numbers never collide,
- * O_CLOEXEC works and poll can be wired up later) and the fd is recorded in
+ * O_CLOEXEC works and poll has a real file to look at) and the fd is recorded in
  * a table fd -> shared context {engine handle, refcount}. ioctl() on such an
  * fd (read()/write() on an object fd) is forwarded to the IommuFd.NET engine
  * (iommufd_emu.h); everything else goes to libc. Programs that never open
@@ -23,6 +23,11 @@
  *    with the engine's cookie; each holds a ref on the context it was
  *    created from. Inherited across fork they still reach the engine on
  *    read/write/last close; it refuses or ignores the parent's cookies.
+ *  - poll/select/epoll are not wrapped: they see an object's eventfd, whose
+ *    counter the shim keeps at 1 while the engine says the object has
+ *    something to read (set_object_readable) and at 0 otherwise. Only
+ *    read()/__read_chk()/write() are routed to the engine: readv() and the
+ *    like, or raw syscalls, reach the eventfd itself (and may drain it).
  *  - vfork()/posix_spawn children share our memory: table updates are only
  *    done by the owning process (getpid() check on the slow paths).
  */
@@ -33,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -44,6 +50,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -81,7 +88,8 @@ X(fcntl) X(fcntl64) X(ioctl) X(read) X(__read_chk) X(write) X(mmap) X(mmap64)
 /* ---- fd table ---- */
 
 /* Object fds name an engine object (the self-test's access fd, a fault
- * queue) by a cookie; read/write on them go to the engine, poll does not. */
+ * queue) by a cookie; read/write on them go to the engine, poll sees the
+ * eventfd, made readable while the engine says so. */
 enum { EMU_KIND_IOMMUFD = 1, EMU_KIND_OBJECT = 2 };
 
 struct emu_file {                  /* one per open file description */
@@ -92,6 +100,12 @@ struct emu_file {                  /* one per open file description */
 				    * for a context its object fds */
 	_Atomic int kind;
 	struct emu_file *next;     /* free list / release list */
+	/* OBJECT, all under tbl_lock: */
+	struct emu_file *obj_next, *obj_prev; /* live_objects, while refs > 0 */
+	int fd;                    /* some fd naming it (a hint: check it) */
+	int readable;              /* the eventfd's counter is 1, not 0 */
+	dev_t dev;                 /* the eventfd's identity, to tell a */
+	ino_t ino;                 /* stale fd number from ours */
 };
 
 /* Two-level array indexed by fd, read lock-free (acquire loads); chunks are
@@ -104,6 +118,7 @@ typedef _Atomic(struct emu_file *) slot_t;
 static _Atomic(slot_t *) chunks[MAX_FD / CHUNK_SIZE];
 static pthread_mutex_t tbl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct emu_file *free_recs; /* under tbl_lock */
+static struct emu_file *live_objects; /* under tbl_lock: OBJECT records with fds */
 static pid_t self_pid;             /* process owning the table */
 static volatile int in_forked_child; /* set in a fork child; policy hook */
 
@@ -120,6 +135,17 @@ static inline struct emu_file *lookup(int fd)
 static void drop(struct emu_file *f, struct emu_file **dead)
 {
 	if (--f->refs == 0) {
+		if (atomic_load_explicit(&f->kind, memory_order_relaxed) == EMU_KIND_OBJECT) {
+			/* No fd left to make readable: set_object_readable
+			 * ignores its cookie from now on. */
+			if (f->obj_next)
+				f->obj_next->obj_prev = f->obj_prev;
+			if (f->obj_prev)
+				f->obj_prev->obj_next = f->obj_next;
+			else if (live_objects == f)
+				live_objects = f->obj_next;
+			f->obj_next = f->obj_prev = NULL;
+		}
 		f->next = *dead;
 		*dead = f;
 	}
@@ -140,8 +166,10 @@ static int slot_set(int fd, struct emu_file *f, struct emu_file **dead)
 		atomic_store_explicit(&chunks[fd >> CHUNK_BITS], c, memory_order_release);
 	}
 	struct emu_file *old = atomic_load_explicit(&c[fd & (CHUNK_SIZE - 1)], memory_order_relaxed);
-	if (f)
+	if (f) {
 		f->refs++;
+		f->fd = fd;
+	}
 	atomic_store_explicit(&c[fd & (CHUNK_SIZE - 1)], f, memory_order_release);
 	if (old)
 		drop(old, dead);
@@ -343,6 +371,11 @@ static struct emu_file *new_rec(void) /* under tbl_lock */
 		f->ctx = NULL;
 		f->refs = 0;
 		f->next = NULL;
+		f->obj_next = f->obj_prev = NULL;
+		f->fd = -1;
+		f->readable = 0;
+		f->dev = 0;
+		f->ino = 0;
 	}
 	return f;
 }
@@ -355,6 +388,12 @@ static int host_open_object_fd(int64_t ctx, uint64_t cookie)
 	int fd = eventfd(0, EFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		REAL(close)(fd);
+		return -e;
+	}
 	int rc = -EBADF;
 	pthread_mutex_lock(&tbl_lock);
 	if (atomic_load_explicit(&c->kind, memory_order_relaxed) == EMU_KIND_IOMMUFD && c->refs > 0 &&
@@ -365,6 +404,8 @@ static int host_open_object_fd(int64_t ctx, uint64_t cookie)
 			atomic_store_explicit(&f->handle, 0, memory_order_relaxed);
 			atomic_store_explicit(&f->cookie, cookie, memory_order_relaxed);
 			atomic_store_explicit(&f->kind, EMU_KIND_OBJECT, memory_order_relaxed);
+			f->dev = st.st_dev;
+			f->ino = st.st_ino;
 			if (slot_set(fd, f, &dead) < 0) {
 				f->next = free_recs;
 				free_recs = f;
@@ -372,6 +413,10 @@ static int host_open_object_fd(int64_t ctx, uint64_t cookie)
 			} else {
 				c->refs++; /* the kernel's access fd pins its iommufd */
 				f->ctx = c;
+				f->obj_next = live_objects;
+				if (live_objects)
+					live_objects->obj_prev = f;
+				live_objects = f;
 				rc = fd;
 			}
 		}
@@ -400,6 +445,65 @@ static int host_close_fd(int fd)
 	return r;
 }
 
+/* Under tbl_lock: an fd naming f, or -1. The hint is usually right; it is
+ * stale only when that fd was closed while a dup lives on, so scan then. */
+static int fd_of(struct emu_file *f)
+{
+	if (lookup(f->fd) == f)
+		return f->fd;
+	for (unsigned i = 0; i < MAX_FD / CHUNK_SIZE; i++) {
+		slot_t *c = atomic_load_explicit(&chunks[i], memory_order_relaxed);
+		for (unsigned j = 0; c && j < CHUNK_SIZE; j++)
+			if (atomic_load_explicit(&c[j], memory_order_relaxed) == f)
+				return f->fd = (int)(i * CHUNK_SIZE + j);
+	}
+	return -1;
+}
+
+/* Under tbl_lock: make the eventfd's counter 1 (poll readable) or 0. Only
+ * this code changes it (the program's read/write go to the engine), but a
+ * counter touched behind our back (readv, raw syscalls) must not make us
+ * block with the lock held: poll first, read only when readable, write only
+ * when not. The REAL() calls keep our own read/write out of it; fstat makes
+ * sure the number (table entries can be stale) is still that eventfd, as
+ * far as the kernel tells eventfds apart. */
+static void set_counter(struct emu_file *f, int fd, int readable)
+{
+	struct stat st;
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
+	uint64_t v = 1;
+	if (fstat(fd, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino)
+		return;
+	if (poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLNVAL)))
+		return;
+	if (readable && !(p.revents & POLLIN) && (p.revents & POLLOUT))
+		REAL(write)(fd, &v, sizeof(v));
+	else if (!readable && (p.revents & POLLIN))
+		REAL(read)(fd, &v, sizeof(v));
+}
+
+/* Holding tbl_lock throughout keeps the fd number from being closed and
+ * reused meanwhile (close/dup2/close_range take it too), and orders
+ * concurrent calls. Rare (a fault queue turning (non-)empty), so a list walk
+ * is fine. */
+static void host_set_object_readable(uint64_t cookie, int readable)
+{
+	int saved = errno;
+	readable = !!readable;
+	pthread_mutex_lock(&tbl_lock);
+	struct emu_file *f = live_objects;
+	while (f && atomic_load_explicit(&f->cookie, memory_order_relaxed) != cookie)
+		f = f->obj_next;
+	if (f && f->readable != readable) {
+		int fd = fd_of(f);
+		if (fd >= 0)
+			set_counter(f, fd, readable);
+		f->readable = readable;
+	}
+	pthread_mutex_unlock(&tbl_lock);
+	errno = saved;
+}
+
 /* ---- engine loading ---- */
 
 static struct iommufd_emu_host host = {
@@ -408,8 +512,9 @@ static struct iommufd_emu_host host = {
 	.open_object_fd = host_open_object_fd,
 	.lookup_object_fd = host_lookup_object_fd,
 	.close_fd = host_close_fd,
+	.set_object_readable = host_set_object_readable,
 };
-_Static_assert(sizeof(host) == IOMMUFD_EMU_HOST_SIZE_OBJECTS, "host struct layout");
+_Static_assert(sizeof(host) == IOMMUFD_EMU_HOST_SIZE_READINESS, "host struct layout");
 static int64_t (*eng_open)(void);
 static int (*eng_ioctl)(int64_t, uint64_t, uint64_t);
 static pthread_mutex_t eng_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -455,6 +560,9 @@ static int load_engine_locked(void)
 		DEBUG("%s lacks the iommufd_emu_* exports\n", path);
 		return eng_state = -ENOENT;
 	}
+	/* Resolved now, not first under tbl_lock (host_set_object_readable). */
+	(void)REAL(read);
+	(void)REAL(write);
 	const char *mode = getenv("IOMMUFD_EMU_COPY");
 	int pvm = mode && !strcmp(mode, "pvm");
 	host.copy_from_user = pvm ? pvm_from_user : sig_from_user;
@@ -719,9 +827,10 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 }
 
 /* /dev/iommu has no read/write; object fds pass them to the engine (EINVAL
- * if it lacks the exports). As for ioctl, a forked child calls the engine
- * too: it tells inherited objects apart itself. poll/ppoll are not wrapped:
- * they see the eventfd (POLLOUT only). */
+ * if it lacks the exports) and never to the eventfd, whose counter is the
+ * object's poll readiness (host_set_object_readable). As for ioctl, a forked
+ * child calls the engine too: it tells inherited objects apart itself.
+ * poll/ppoll/select/epoll are not wrapped: they see the eventfd. */
 static ssize_t object_rw(struct emu_file *f, uint64_t buf, size_t n,
 			 int64_t (*op)(uint64_t, uint64_t, uint64_t))
 {

@@ -3,6 +3,8 @@
  * read() of whole iommu_hwpt_pgfault records and write() of the answer, with
  * the kernel's size rules (ESPIPE) and lifetime rules (EBUSY while held). */
 #define _GNU_SOURCE
+#include <poll.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 #include "check.h"
 #include "iommufd_helpers.h"
@@ -91,13 +93,25 @@ int main(void)
 	rep.mock_domain_replace.pt_id = nested;
 	CHECK_ERR(ioctl(fd, IOMMU_TEST_CMD, &rep), 0);
 
+	/* POLLOUT always; POLLIN only while records wait, as with the kernel's fault fd. */
+	struct pollfd pfd = { .fd = qfd, .events = POLLIN | POLLOUT };
+	CHECK(poll(&pfd, 1, 0) == 1 && pfd.revents == POLLOUT, "empty queue polls writable only");
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = qfd }, got;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, qfd, &ev) == 0, "epoll watches the fault fd");
+	CHECK(epoll_wait(ep, &got, 1, 0) == 0, "nothing to read yet");
+
 	CHECK_ERR(trigger(fd, idev, 0xdeadb000), 0);
+	CHECK(poll(&pfd, 1, 0) == 1 && pfd.revents == (POLLIN | POLLOUT), "a waiting record polls readable");
+	CHECK(epoll_wait(ep, &got, 1, 0) == 1 && got.data.fd == qfd, "epoll reports it too");
 	struct iommu_hwpt_pgfault rec[2];
 	CHECK_ERR(read(qfd, rec, sizeof(rec[0]) - 1) < 0 ? -1 : 0, ESPIPE);
 	CHECK(read(qfd, rec, sizeof(rec)) == (ssize_t)sizeof(rec[0]), "read one whole record");
 	CHECK(rec[0].dev_id == idev && rec[0].addr == 0xdeadb000 && rec[0].grpid == 2, "record names device, group and address");
 	CHECK(rec[0].flags == 3 && rec[0].pasid == 1 && rec[0].perm == 3, "record flags, pasid and perm");
 	CHECK(read(qfd, rec, sizeof(rec[0])) == 0, "nothing more to read");
+	CHECK(poll(&pfd, 1, 0) == 1 && pfd.revents == POLLOUT, "read out: writable only again");
+	close(ep);
 
 	struct iommu_hwpt_page_response resp = { .cookie = rec[0].cookie + 1, .code = 0 };
 	CHECK_ERR(write(qfd, &resp, sizeof(resp)) < 0 ? -1 : 0, EINVAL);

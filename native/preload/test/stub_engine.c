@@ -56,6 +56,13 @@ EXPORT int iommufd_emu_ioctl(int64_t ctx, uint64_t cmd, uint64_t arg)
 			return -EFAULT;
 		return host->open_object_fd(ctx, cookie);
 	}
+	case STUB_READABLE: {
+		struct stub_readable r;
+		if (host->copy_from_user(&r, arg, sizeof(r)))
+			return -EFAULT;
+		host->set_object_readable(r.cookie, r.readable);
+		return 0;
+	}
 	default:
 		return -ENOTTY;
 	}
@@ -93,6 +100,8 @@ EXPORT int64_t iommufd_emu_object_read(uint64_t cookie, uint64_t buf, uint64_t l
 	uint64_t n = len < stub_objects.stored ? len : stub_objects.stored;
 	if (host->copy_to_user(buf, stub_objects.data, n))
 		return -EFAULT;
+	if (stub_objects.clear_on_read) /* drained, as a fault queue's read */
+		host->set_object_readable(cookie, 0);
 	return (int64_t)n;
 }
 

@@ -15,6 +15,10 @@ struct stub_info { uint32_t size; uint32_t live; int64_t handle; };
 /* Debug: open an object fd for the cookie *(uint64_t *)arg; returns the fd. */
 #define STUB_OBJECT _IO(IOMMUFD_TYPE, 0xf1)
 
+/* Debug: the engine calls set_object_readable(cookie, readable) inside this ioctl. */
+struct stub_readable { uint64_t cookie; int32_t readable; uint32_t pad; };
+#define STUB_READABLE _IO(IOMMUFD_TYPE, 0xf2)
+
 /* Object fd read/write: a write stores up to sizeof(data) bytes (short write
  * beyond that), a read hands them back. STUB_COOKIE_EAGAIN fails both. */
 #define STUB_COOKIE_EAGAIN 0xea9a1e5ull
@@ -24,6 +28,7 @@ struct stub_objects {              /* exported as "stub_objects" */
 	uint64_t released;         /* last released cookie */
 	uint32_t stored;
 	uint8_t data[32];
+	int clear_on_read;         /* a read calls set_object_readable(cookie, 0) */
 };
 
 #endif
