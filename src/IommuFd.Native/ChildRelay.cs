@@ -23,16 +23,22 @@ internal static unsafe class ChildRelay
     private const int EINVAL = 22;
 
     /// <summary>
-    /// What a copy is initialised with: the shim's callbacks, extended (the size says so) with the
-    /// epoch the new copy's handles carry and the engine file to copy in turn for its own children.
+    /// What a copy is initialised with: the shim's callbacks, extended (the size and a marker say
+    /// so, as a later shim's struct may grow as large) with the epoch the new copy's handles carry
+    /// and the engine file to copy in turn for its own children.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct RelayHost
     {
+        public const int RelayMarker = 0x59414c52; // "RLAY"
+
         public HostCallbacks Callbacks;
         public int Epoch;
-        public int Reserved;
+        public int Marker;
         public byte* EnginePath;
+
+        public static bool Is(HostCallbacks* callbacks) =>
+            callbacks->Size >= sizeof(RelayHost) && ((RelayHost*)callbacks)->Marker == RelayMarker;
     }
 
     private static HostCallbacks* _callbacks;
@@ -128,6 +134,7 @@ internal static unsafe class ChildRelay
         host->Callbacks.Size = (uint)sizeof(RelayHost);
         host->Callbacks.Version = HostCallbacks.CurrentVersion;
         host->Epoch = epoch;
+        host->Marker = RelayHost.RelayMarker;
         host->EnginePath = _enginePath;
         if (init(host) != 0)
             return false;

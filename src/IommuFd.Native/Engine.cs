@@ -45,7 +45,7 @@ internal static class Engine
                     _memory = new HostUserMemory(*callbacks, ProcessUserMemory.Instance);
                 if (callbacks->HasObjectFiles)
                     _objectCallbacks = callbacks;
-                if (callbacks->Size >= sizeof(ChildRelay.RelayHost))
+                if (ChildRelay.RelayHost.Is(callbacks))
                 {
                     // Started by a parent copy of the engine in a forked child (ChildRelay).
                     var relay = (ChildRelay.RelayHost*)callbacks;

@@ -10,8 +10,7 @@ namespace IommuFd.Native;
 /// </summary>
 /// <remarks>
 /// <see cref="ChildRelay.RelayHost"/> embeds this struct and is told apart from a shim's by its
-/// larger size: a shim's struct (<see cref="ReadinessSize"/> now) must stay smaller than
-/// RelayHost, so growing this one grows RelayHost along with it.
+/// larger size and a marker, so a later shim's struct may grow past it.
 /// </remarks>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct HostCallbacks
