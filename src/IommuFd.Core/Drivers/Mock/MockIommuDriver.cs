@@ -38,17 +38,9 @@ public sealed class MockIommuDriver : IIommuDriver
         var type = MockPageTableType.Default;
         if (data is not null && data.Type != 0)
         {
-            if (data.Type != HwptDataSelftest)
-                return Errno.EOPNOTSUPP;
-            // struct iommu_hwpt_selftest { u32 iotlb; u32 pagetable_type; }: at least iotlb, at most both.
-            if (data.Length < 4 || data.Length > 8)
-                return Errno.EINVAL;
-            Span<byte> bytes = stackalloc byte[8];
-            bytes.Clear();
-            var rc = data.CopyTo(bytes[..(int)data.Length]);
+            var rc = ReadSelftestData(data, out _, out var requested);
             if (rc != Errno.Ok)
                 return rc;
-            var requested = BinaryPrimitives.ReadUInt32LittleEndian(bytes[4..]);
             if (requested > (uint)MockPageTableType.AmdV1)
                 return Errno.EOPNOTSUPP;
             type = (MockPageTableType)requested;
@@ -66,9 +58,23 @@ public sealed class MockIommuDriver : IIommuDriver
             return Errno.EOPNOTSUPP;
         if (parent is not MockDomain paging)
             return Errno.EINVAL;
+        // The nested domain takes only iotlb; pagetable_type is for paging domains.
+        var rc = ReadSelftestData(data, out var iotlb, out _);
+        if (rc != Errno.Ok)
+            return rc;
+        domain = new MockNestedDomain(paging, iotlb);
+        return Errno.Ok;
+    }
+
+    /// <summary>
+    /// struct iommu_hwpt_selftest { u32 iotlb; u32 pagetable_type; }: another data type is
+    /// EOPNOTSUPP, less than iotlb or more than the struct EINVAL, an unreadable one EFAULT.
+    /// </summary>
+    private static Errno ReadSelftestData(IDriverData data, out uint iotlb, out uint pagetableType)
+    {
+        iotlb = pagetableType = 0;
         if (data.Type != HwptDataSelftest)
             return Errno.EOPNOTSUPP;
-        // struct iommu_hwpt_selftest: iotlb is required, pagetable_type is ignored here.
         if (data.Length < 4 || data.Length > 8)
             return Errno.EINVAL;
         Span<byte> bytes = stackalloc byte[8];
@@ -76,7 +82,8 @@ public sealed class MockIommuDriver : IIommuDriver
         var rc = data.CopyTo(bytes[..(int)data.Length]);
         if (rc != Errno.Ok)
             return rc;
-        domain = new MockNestedDomain(paging, BinaryPrimitives.ReadUInt32LittleEndian(bytes));
+        iotlb = BinaryPrimitives.ReadUInt32LittleEndian(bytes);
+        pagetableType = BinaryPrimitives.ReadUInt32LittleEndian(bytes[4..]);
         return Errno.Ok;
     }
 
