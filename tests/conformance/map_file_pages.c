@@ -11,6 +11,7 @@
 #define PAGE 4096UL
 #define FILE_PAGES 8
 #define IOMMU_IOAS_MAP_FILE IOMMU_CMD(0x8f)
+#define IOMMU_IOAS_CHANGE_PROCESS IOMMU_CMD(0x92)
 #define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
 #define TEST_OP_MOCK_DOMAIN 2
 #define TEST_OP_MD_CHECK_MAP 3
@@ -109,6 +110,15 @@ int main(void)
 	CHECK_ERR(check_refs(fd, buf, FILE_PAGES * PAGE, 0), 0);
 	uint64_t iova = 0;
 	CHECK_ERR(map_file(fd, ioas, mfd, 2 * PAGE, 3 * PAGE, &iova), 0);
+
+	/* Only file mappings can move to another process; a plain MAP refuses it. */
+	struct { uint32_t size, reserved; } change = { sizeof(change), 0 };
+	CHECK_ERR(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &change), 0);
+	static char plain[PAGE] __attribute__((aligned(PAGE)));
+	uint64_t plain_iova = 0;
+	CHECK_ERR(ioas_map(fd, ioas, plain, PAGE, MAP_RW, &plain_iova), 0);
+	CHECK_ERR(ioctl(fd, IOMMU_IOAS_CHANGE_PROCESS, &change), EINVAL);
+	CHECK_ERR(ioas_unmap(fd, ioas, plain_iova, PAGE, NULL), 0);
 
 	/* The domain maps file pages 2..4, which the program sees at buf + 2 pages. */
 	CHECK_ERR(check_map(fd, hwpt, iova, 3 * PAGE, buf + 2 * PAGE), 0);

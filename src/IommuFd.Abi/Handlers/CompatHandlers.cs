@@ -36,8 +36,8 @@ internal static class CompatHandlers
 
     /// <summary>
     /// Moves pinned-memory accounting to the calling process; only file mappings can move (EINVAL
-    /// otherwise). The engine runs inside the one process that can call it, so there is nothing
-    /// to move once the check passes.
+    /// when any IOAS maps process memory). The memlock charge stays with the context's host: the
+    /// kernel's per-process VmPin/VmLck figures are not ours to move.
     /// </summary>
     public static Errno ChangeProcess(ref UserCommand command)
     {
@@ -45,7 +45,7 @@ internal static class CompatHandlers
         if (cmd.Reserved != 0)
             return Errno.EOPNOTSUPP;
         foreach (var obj in command.Context.Objects.Snapshot())
-            if (obj is Ioas ioas && ioas.PageTable.AreaCount != 0)
+            if (obj is Ioas ioas && ioas.PageTable.MapsProcessMemory)
                 return Errno.EINVAL;
         return Errno.Ok;
     }

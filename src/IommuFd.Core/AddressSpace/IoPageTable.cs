@@ -47,6 +47,19 @@ public sealed partial class IoPageTable
         }
     }
 
+    /// <summary>
+    /// Whether some area maps a process's memory rather than a file's (MAP rather than MAP_FILE):
+    /// such pages belong to that process, so their accounting cannot move (IOAS_CHANGE_PROCESS).
+    /// </summary>
+    public bool MapsProcessMemory
+    {
+        get
+        {
+            lock (_lock)
+                return _spans.InOrder().Any(node => node is Area { Pages.Backing: null });
+        }
+    }
+
     /// <summary>Maps user memory [userAddress, +length) at <paramref name="iova"/> (or a chosen IOVA).</summary>
     internal Errno MapUser(IommuHost host, AccountMode mode, ulong userAddress, ulong length, IoProt prot, bool allocateIova, ref ulong iova, IDisposable? backing = null)
     {
