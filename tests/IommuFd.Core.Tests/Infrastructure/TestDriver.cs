@@ -35,14 +35,33 @@ public sealed class TestDriver(IovaRange aperture) : IIommuDriver
         return Errno.Ok;
     }
 
+    /// <summary>A nested domain over a parent of the device's family; the data is not looked at.</summary>
     public Errno AllocateNestedDomain(Device device, IIoDomain parent, HwptAllocFlags flags, IDriverData data, out INestedDomain domain)
     {
         domain = null!;
-        return Errno.EOPNOTSUPP;
+        if (!_families.TryGetValue(parent, out var family) || family != (string)device.DriverState!)
+            return Errno.EINVAL;
+        domain = new TestNestedDomain(parent);
+        return Errno.Ok;
     }
 
-    public Errno CheckAttach(Device device, IIommuDomain domain) =>
-        domain is IIoDomain paging && _families.TryGetValue(paging, out var family) && family == (string)device.DriverState! ? Errno.Ok : Errno.EINVAL;
+    public Errno CheckAttach(Device device, IIommuDomain domain)
+    {
+        var paging = domain is TestNestedDomain nested ? nested.Parent : domain as IIoDomain;
+        return paging is not null && _families.TryGetValue(paging, out var family) && family == (string)device.DriverState! ? Errno.Ok : Errno.EINVAL;
+    }
+
+    /// <summary>A stage-1 domain that only remembers its parent; every invalidation succeeds.</summary>
+    public sealed class TestNestedDomain(IIoDomain parent) : INestedDomain
+    {
+        public IIoDomain Parent { get; } = parent;
+
+        public Errno Invalidate(IDriverArray requests, out uint handled)
+        {
+            handled = requests.Count;
+            return Errno.Ok;
+        }
+    }
 
     public Errno GetHwInfo(Device device, uint requestedType, out HwInfo info)
     {

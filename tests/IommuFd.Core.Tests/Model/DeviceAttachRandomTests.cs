@@ -1,5 +1,6 @@
 using IommuFd.Core;
 using IommuFd.Core.Devices;
+using IommuFd.Core.Drivers;
 using IommuFd.Core.Memory;
 using IommuFd.Core.Objects;
 using IommuFd.Core.Tests.Infrastructure;
@@ -8,9 +9,10 @@ namespace IommuFd.Core.Tests.Model;
 
 /// <summary>
 /// Random map/unmap/copy/attach/detach/replace across several IOASes, devices of two
-/// compatibility families and domains that fail a chosen map call. After every step each HWPT's
-/// domain, read through its own look-up, holds exactly its IOAS's software copy; a failed step
-/// leaves every observable piece of state as it was.
+/// compatibility families and domains that fail a chosen map call, with manual NEST_PARENT HWPTs,
+/// nested HWPTs on them, attaches straight to either, and destroys. After every step each paging
+/// HWPT's domain, read through its own look-up, holds exactly its IOAS's software copy, every
+/// nested HWPT's parent is alive, and a failed step leaves every observable piece of state as it was.
 /// </summary>
 public sealed class DeviceAttachRandomTests
 {
@@ -46,6 +48,7 @@ public sealed class DeviceAttachRandomTests
             devices.Add(id);
         }
 
+        var hwpts = new List<HwptId>();
         var failures = 0;
         var successes = 0;
         for (var step = 0; step < 2500; step++)
@@ -53,7 +56,7 @@ public sealed class DeviceAttachRandomTests
             var before = Capture(context, ioases, devices, host, driver);
             if (rng.Next(6) == 0)
                 driver.NextDomainFailsOnMapCall = rng.Next(1, 6);
-            var (what, rc) = RandomStep(rng, context, ioases, devices);
+            var (what, rc) = RandomStep(rng, context, ioases, devices, hwpts);
             driver.NextDomainFailsOnMapCall = 0;
             var after = Capture(context, ioases, devices, host, driver);
             if (rc != Errno.Ok)
@@ -72,12 +75,43 @@ public sealed class DeviceAttachRandomTests
         Assert.Equal(0UL, host.UserAccount.UsedPages);
     }
 
-    private static (string What, Errno Rc) RandomStep(Random rng, IommufdContext context, List<IoasId> ioases, List<DeviceId> devices)
+    private static (string What, Errno Rc) RandomStep(Random rng, IommufdContext context, List<IoasId> ioases, List<DeviceId> devices, List<HwptId> hwpts)
     {
         var ioas = ioases[rng.Next(ioases.Count)];
         var device = devices[rng.Next(devices.Count)];
-        switch (rng.Next(8))
+        var hwpt = hwpts.Count > 0 ? hwpts[rng.Next(hwpts.Count)] : default;
+        switch (rng.Next(12))
         {
+            case 8:
+            {
+                var rc = context.AllocHwpt(device, ioas, HwptAllocFlags.NestParent, null, out var parent);
+                if (rc == Errno.Ok)
+                    hwpts.Add(parent);
+                return ($"alloc parent {device} {ioas}", rc);
+            }
+            case 9:
+            {
+                var rc = context.AllocHwpt(device, hwpt, HwptAllocFlags.None, new ManagedDriverData(1, new byte[8]), out var nested);
+                if (rc == Errno.Ok)
+                    hwpts.Add(nested);
+                return ($"alloc nested {device} on {hwpt}", rc);
+            }
+            case 10:
+            {
+                var attached = context.Objects.TryHold<Device>(device, out var d) == Errno.Ok && d.Attached is not null;
+                if (d is not null)
+                    context.Objects.Release(d);
+                return attached
+                    ? ($"replace {device} {hwpt}", context.ReplaceDevice(device, hwpt, out _))
+                    : ($"attach {device} {hwpt}", context.AttachDevice(device, hwpt, out _));
+            }
+            case 11:
+            {
+                var rc = context.Destroy(hwpt);
+                if (rc == Errno.Ok)
+                    hwpts.Remove(hwpt);
+                return ($"destroy {hwpt}", rc);
+            }
             case 0:
             case 1:
             {
@@ -130,7 +164,8 @@ public sealed class DeviceAttachRandomTests
             context.Objects.Release(device);
             parts.Add($"{id}->{device.Attached?.Id.ToString() ?? "-"}");
         }
-        parts.Add($"objects {context.Objects.Count} charged {host.UserAccount.UsedPages}");
+        parts.Add($"objects {context.Objects.Count} charged {host.UserAccount.UsedPages}: " +
+                  string.Join(",", context.Objects.Snapshot().Select(o => $"{o.Id}{o.Kind}")));
         // Domains of live HWPTs only: one a failed attach allocated and dropped is not observable.
         var live = context.Objects.Snapshot().OfType<HwptPaging>().Select(h => (RecordingDomain)h.Domain);
         parts.Add("domains " + string.Join("|", live.Select(d => string.Join(",", d.Pages.OrderBy(p => p.Key).Select(p => $"{p.Key:x}:{p.Value.UserAddress:x}")))));
@@ -140,7 +175,10 @@ public sealed class DeviceAttachRandomTests
 
     private static void AssertDomainsMirror(IommufdContext context, int seed, int step, string what)
     {
-        foreach (var obj in context.Objects.Snapshot())
+        var objects = context.Objects.Snapshot();
+        foreach (var nested in objects.OfType<HwptNested>())
+            Assert.True(objects.Contains(nested.Parent), $"seed {seed} step {step} after {what}: {nested.Id} outlived its parent");
+        foreach (var obj in objects)
         {
             if (obj is not HwptPaging hwpt)
                 continue;
