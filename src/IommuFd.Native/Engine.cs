@@ -104,6 +104,15 @@ internal static class Engine
         ForkGuard.CheckAndRearm(StartEpochAction);
         if (ChildRelay.Active)
             return ChildRelay.Ioctl(handle, command, arg);
+        return Serve(handle, caller: null, command, arg);
+    }
+
+    /// <summary>
+    /// Runs an ioctl on a context of this engine, for this process or (<paramref name="caller"/>)
+    /// a forked child relaying through <see cref="ForkLink"/>.
+    /// </summary>
+    private static int Serve(long handle, IommuHost? caller, ulong command, ulong arg)
+    {
         var slot = CallGate.Slot();
         // Marked inside before the look-up, so a close racing us either sees the mark or makes
         // the look-up fail.
@@ -119,7 +128,7 @@ internal static class Engine
                 return Refuse(command, handle, handle > 0 && ContextTable.EpochOf(handle) < table.Epoch ? -EIO : -EBADF);
             if (entry.Closed != 0)
                 return Refuse(command, handle, -EBADF);
-            return IoctlDispatcher.Ioctl(entry.Context, command, (nint)arg);
+            return IoctlDispatcher.Ioctl(entry.Context, caller ?? entry.Context.Host, command, (nint)arg);
         }
         finally
         {
@@ -254,27 +263,7 @@ internal static class Engine
     public static IommuHost? HostForChild(int pid) => _host?.ForChildProcess(pid);
 
     /// <summary>Runs an ioctl a forked child sent over its <see cref="ForkLink"/>, as that child.</summary>
-    public static int IoctlFor(IommuHost caller, long handle, ulong command, ulong arg)
-    {
-        var slot = CallGate.Slot();
-        while (!CallGate.TryEnter(slot, handle))
-        {
-        }
-        ContextTable.Entry? entry = null;
-        try
-        {
-            entry = _contexts.Find(handle);
-            if (entry is null || entry.Closed != 0)
-                return -EBADF;
-            return IoctlDispatcher.Ioctl(entry.Context, caller, command, (nint)arg);
-        }
-        finally
-        {
-            CallGate.Leave(slot);
-            if (entry is not null && entry.Closed != 0)
-                ContextTable.AfterLeavingClosed(entry);
-        }
-    }
+    public static int IoctlFor(IommuHost caller, long handle, ulong command, ulong arg) => Serve(handle, caller, command, arg);
 
     /// <summary>Parent, before fork (the gate is closed): a link for the child, if it could inherit a context.</summary>
     public static void PrepareFork() => ForkLink.Prepare(_contexts);
