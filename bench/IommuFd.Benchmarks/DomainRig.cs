@@ -8,7 +8,7 @@ using IommuFd.Core.Objects;
 namespace IommuFd.Benchmarks;
 
 /// <summary>
-/// One context on a simulated host with one IOAS (huge pages disabled) and one bound mock device
+/// One context on a simulated host with one IOAS (huge pages disabled unless asked) and one bound mock device
 /// that is attached nowhere, so HWPT_ALLOC can add domains to the IOAS one at a time and the IOAS
 /// starts with none. The simulated user memory maps [<see cref="UserBase"/>, +userBytes): backing
 /// pages exist only once written, and nothing here writes, so mapping 16 GiB costs a list entry.
@@ -25,7 +25,7 @@ internal sealed class DomainRig : IDisposable
 
     public const IoProt Prot = IoProt.Read | IoProt.Write;
 
-    public DomainRig(ulong userBytes)
+    public DomainRig(ulong userBytes, bool hugePages = false)
     {
         Memory = new SimulatedUserMemory();
         Memory.Map(UserBase, userBytes);
@@ -33,7 +33,7 @@ internal sealed class DomainRig : IDisposable
         Context = new IommufdContext(Host);
         Check(Context.CreateIoas(out var ioas), "create IOAS");
         Ioas = ioas;
-        Check(Context.SetHugePages(ioas, enabled: false), "disable huge pages");
+        Check(Context.SetHugePages(ioas, enabled: hugePages), "set huge pages");
         var device = MockIommuDriver.Instance.CreateDevice(MockDeviceFlags.None);
         Check(Context.BindDevice(device, out var deviceId), "bind device");
         DeviceId = deviceId;
