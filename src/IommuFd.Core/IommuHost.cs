@@ -31,10 +31,11 @@ public sealed partial class IommuHost
     /// <summary>
     /// The host seen by a child forked from this process that issues ioctls through an inherited
     /// fd: its own memory and process account, the same user account (same user, as in Linux).
-    /// Its file descriptors are not ours, so MAP_FILE through it finds none (EBADF).
+    /// Its file descriptors are not ours, so MAP_FILE through it finds none (EBADF), and it cannot
+    /// be handed a new object fd.
     /// </summary>
     public IommuHost ForChildProcess(int pid) =>
-        new(ProcessUserMemory.ForProcess(pid), UserAccount, _limitPages) { Files = Files };
+        new(ProcessUserMemory.ForProcess(pid), UserAccount, _limitPages) { Files = new Objects.ForeignProcessFiles(Files) };
 
     /// <summary>The host for programs running under the shim: this process's memory and RLIMIT_MEMLOCK.</summary>
     public static IommuHost ForThisProcess() =>

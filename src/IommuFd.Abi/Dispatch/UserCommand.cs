@@ -33,12 +33,6 @@ public ref struct UserCommand
 
     public readonly IUserMemory Memory => Caller.Memory;
 
-    /// <summary>
-    /// True for a call relayed from another process (a forked child's inherited fd): it cannot be
-    /// handed a new file descriptor, which would be ours, not its.
-    /// </summary>
-    public readonly bool FromOtherProcess => !ReferenceEquals(Caller, Context.Host);
-
     /// <summary>The struct, read and written in place.</summary>
     public readonly ref T As<T>() where T : unmanaged
     {

@@ -12,7 +12,7 @@ internal static class FaultHandlers
     public static Errno Alloc(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuFaultAlloc>();
-        if (cmd.Flags != 0 || command.FromOtherProcess)
+        if (cmd.Flags != 0)
             return Errno.EOPNOTSUPP;
         var context = command.Context;
         var rc = context.CreateFaultQueue(out var fault);
@@ -21,7 +21,8 @@ internal static class FaultHandlers
         // The fd holds the queue (DESTROY is EBUSY until it is closed), as the kernel's file does.
         context.HoldFaultQueueForFile(fault);
         var file = new FaultQueueFile(fault);
-        var files = context.Host.Files;
+        // The caller's files: a process relaying through an inherited fd cannot be given one.
+        var files = command.Caller.Files;
         // POLLIN on the fd while records wait, as the kernel's fault fd reports.
         fault.ReadableChanged = readable => files.SetReadable(file, readable);
         rc = files.Open(file, () => context.ReleaseFaultQueueFromFile(fault), out var fd);
@@ -36,7 +37,7 @@ internal static class FaultHandlers
         rc = command.Respond(Unsafe.SizeOf<IommuFaultAlloc>());
         if (rc != Errno.Ok)
         {
-            context.Host.Files.Close(fd);
+            files.Close(fd);
             context.AbortFaultQueue(fault);
             return rc;
         }

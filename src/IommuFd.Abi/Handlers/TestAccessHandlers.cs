@@ -17,7 +17,7 @@ internal static class TestAccessHandlers
     public static Errno Create(ref UserCommand command, ref IommuTestCmd cmd)
     {
         var flags = cmd.CreateAccess.Flags;
-        if ((flags & ~TestAccessFlags.CreateNeedsPinPages) != 0 || command.FromOtherProcess)
+        if ((flags & ~TestAccessFlags.CreateNeedsPinPages) != 0)
             return Errno.EOPNOTSUPP;
         var context = command.Context;
         var mock = new MockAccess();
@@ -25,7 +25,8 @@ internal static class TestAccessHandlers
         if (rc != Errno.Ok)
             return rc;
         mock.Access = access;
-        rc = context.Host.Files.Open(mock, () => context.CloseAccess(access), out var fd);
+        var files = command.Caller.Files;
+        rc = files.Open(mock, () => context.CloseAccess(access), out var fd);
         if (rc != Errno.Ok)
         {
             context.CloseAccess(access);
@@ -35,7 +36,7 @@ internal static class TestAccessHandlers
         rc = command.Respond(Unsafe.SizeOf<IommuTestCmd>());
         // A descriptor the caller never learnt of is closed again.
         if (rc != Errno.Ok)
-            context.Host.Files.Close(fd);
+            files.Close(fd);
         return rc;
     }
 
