@@ -10,10 +10,13 @@ public sealed partial class RadixPageTable<TCodec>
     // Leaf sizes the current Map may use: all, or those up to its largestPage.
     private ulong _leafCap = ulong.MaxValue;
 
+    // Set while a split re-creates the kept parts of a dirty leaf, so they stay dirty.
+    private bool _mapDirty;
+
     /// <summary>
     /// Maps [iova, iova+length) to output addresses from <paramref name="outputAddress"/>, all or nothing.
-    /// EINVAL: iova, output address or length not a multiple of the smallest page, or a range that wraps
-    /// or leaves the input / output width. EEXIST: some part is already mapped. Length 0 is a no-op.
+    /// EINVAL: iova, output address or length not a multiple of the smallest page, a range that wraps
+    /// or leaves the input / output width, or permissions the format cannot hold in a present entry. EEXIST: some part is already mapped. Length 0 is a no-op.
     /// Leaves are no larger than <paramref name="largestPage"/> (never smaller than the smallest page).
     /// </summary>
     public Errno Map(ulong iova, ulong outputAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue)
@@ -25,6 +28,8 @@ public sealed partial class RadixPageTable<TCodec>
         var last = iova + (length - 1);
         var outputLast = outputAddress + (length - 1);
         if (last < iova || last > _format.InputLast || outputLast < outputAddress || outputLast > _format.OutputLast)
+            return Errno.EINVAL;
+        if (_codec.EncodeLeaf(0, _format.GranuleShift, 0, prot) == 0)
             return Errno.EINVAL;
 
         Grow(last);
@@ -60,7 +65,8 @@ public sealed partial class RadixPageTable<TCodec>
                 var run = table.AsSpan(index, count);
                 if (run.IndexOfAnyExcept(0UL) >= 0)
                     return Errno.EEXIST;
-                run.Fill(_codec.EncodeLeaf(outputAddress, sizeLog2, level, prot));
+                var leaf = _codec.EncodeLeaf(outputAddress, sizeLog2, level, prot);
+                run.Fill(_mapDirty ? _codec.MarkAccessed(leaf, write: true) : leaf);
                 _store.Used(slot) += count;
                 _leafCounts[sizeLog2]++;
                 step = 1UL << sizeLog2;
@@ -72,7 +78,7 @@ public sealed partial class RadixPageTable<TCodec>
                     return Errno.EINVAL;
                 var pte = table[index];
                 int child;
-                switch (_codec.Kind(pte))
+                switch (_codec.Kind(pte, level))
                 {
                     case PteKind.Empty:
                         child = _store.Allocate();

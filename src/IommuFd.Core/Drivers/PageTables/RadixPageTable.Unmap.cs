@@ -42,7 +42,7 @@ public sealed partial class RadixPageTable<TCodec>
         for (var i = Index(start, level); i <= end; i++)
         {
             var pte = table[i];
-            switch (_codec.Kind(pte))
+            switch (_codec.Kind(pte, level))
             {
                 case PteKind.Empty:
                     continue;
@@ -67,7 +67,10 @@ public sealed partial class RadixPageTable<TCodec>
                     var runFirst = i & ~(count - 1);
                     var leafBase = tableBase + ((ulong)runFirst << shift);
                     var leafLast = leafBase + ((1UL << leaf.SizeLog2) - 1);
-                    table.AsSpan(runFirst, count).Clear();
+                    var run = table.AsSpan(runFirst, count);
+                    var split = start > leafBase || last < leafLast;
+                    _mapDirty = split && AnyDirty(run);
+                    run.Clear();
                     _store.Used(slot) -= count;
                     _leafCounts[leaf.SizeLog2]--;
                     var cutStart = Math.Max(start, leafBase);
@@ -78,6 +81,7 @@ public sealed partial class RadixPageTable<TCodec>
                         Remap(slot, level, leafBase, cutStart - 1, leaf.OutputAddress, leaf.Prot);
                     if (cutLast < leafLast)
                         Remap(slot, level, cutLast + 1, leafLast, leaf.OutputAddress + (cutLast + 1 - leafBase), leaf.Prot);
+                    _mapDirty = false;
                     i = runFirst + count - 1;
                     break;
                 }
@@ -86,7 +90,15 @@ public sealed partial class RadixPageTable<TCodec>
         return removed;
     }
 
-    /// <summary>Maps back the kept part of a split leaf; it is aligned and its entries were just cleared.</summary>
+    private bool AnyDirty(ReadOnlySpan<ulong> run)
+    {
+        foreach (var pte in run)
+            if (_codec.IsDirty(pte))
+                return true;
+        return false;
+    }
+
+    /// <summary>Maps back the kept part of a split leaf (keeping its dirty state, so a later dirty read loses no write); it is aligned and its entries were just cleared.</summary>
     private void Remap(int slot, int level, ulong iova, ulong last, ulong outputAddress, IoProt prot)
     {
         if (MapRange(slot, level, iova, last, outputAddress, prot) != Errno.Ok)
