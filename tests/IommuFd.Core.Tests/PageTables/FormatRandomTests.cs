@@ -117,6 +117,28 @@ public sealed class FormatRandomTests
                 if (expected is { } e)
                     Assert.Equal(e.Prot, actual!.Value.Prot);
             }
+
+            // The leaves as the hardware walks them: in order, disjoint, covering exactly the model's pages.
+            var leaves = new LeafList { Found = [] };
+            table.WalkLeaves(baseIova, (ulong)windowPages * page, ref leaves);
+            var covered = 0UL;
+            var next = baseIova;
+            foreach (var (iova, leaf) in leaves.Found)
+            {
+                Assert.True(iova >= next, $"leaf 0x{iova:x} out of order");
+                next = iova + (1UL << leaf.SizeLog2);
+                covered += 1UL << leaf.SizeLog2;
+                Assert.Equal(model.Lookup(iova)?.Output, leaf.OutputAddress);
+                Assert.Equal(model.Lookup(next - 1)?.Output, leaf.OutputAddress + (next - 1 - iova));
+            }
+            Assert.Equal((ulong)model.Count * page, covered);
+        }
+
+        private struct LeafList : ILeafVisitor
+        {
+            public List<(ulong Iova, PteLeaf Leaf)> Found;
+
+            public readonly void Visit(ulong iova, PteLeaf leaf, int level, ulong pte) => Found.Add((iova, leaf));
         }
 
         /// <summary>A page range in the window, biased to half-block and block boundaries and lengths.</summary>
