@@ -119,7 +119,7 @@ public sealed class FormatRandomTests
             }
 
             // The leaves as the hardware walks them: in order, disjoint, covering exactly the model's pages.
-            var leaves = new LeafList { Found = [] };
+            var leaves = new LeafList<TCodec> { Found = [], Codec = table.Format.Codec };
             table.WalkLeaves(baseIova, (ulong)windowPages * page, ref leaves);
             var covered = 0UL;
             var next = baseIova;
@@ -134,11 +134,17 @@ public sealed class FormatRandomTests
             Assert.Equal((ulong)model.Count * page, covered);
         }
 
-        private struct LeafList : ILeafVisitor
+        private struct LeafList<TCodec> : ILeafVisitor where TCodec : struct, IPteCodec
         {
             public List<(ulong Iova, PteLeaf Leaf)> Found;
+            public TCodec Codec;
 
-            public readonly void Visit(ulong iova, PteLeaf leaf, int level, ulong pte) => Found.Add((iova, leaf));
+            public readonly void Visit(ulong iova, PteLeaf leaf, int level, ulong pte)
+            {
+                // The size-only decode the unmap fast path uses must agree with the full one.
+                Assert.Equal(leaf.SizeLog2, Codec.LeafSizeLog2(pte, level));
+                Found.Add((iova, leaf));
+            }
         }
 
         /// <summary>A page range in the window, biased to half-block and block boundaries and lengths.</summary>

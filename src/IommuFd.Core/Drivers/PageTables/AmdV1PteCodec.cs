@@ -71,6 +71,11 @@ public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec
         return new PteLeaf((frame & ~(sizeFrames - 1)) << _granuleShift, _granuleShift + ones + 1, prot);
     }
 
+    public int LeafSizeLog2(ulong pte, int level) =>
+        (pte & NextLevelMask) >> NextLevelShift != NextLevelSizeCoded
+            ? NaturalShift(level)
+            : _granuleShift + BitOperations.TrailingZeroCount(~((pte & AddressMask) >> AddressShift)) + 1;
+
     public bool IsDirty(ulong pte) => (pte & Dirty) != 0;
 
     public ulong ClearDirty(ulong pte) => pte & ~Dirty;

@@ -116,6 +116,8 @@ public readonly struct ArmLpaePteCodec : IPteCodec
         return new PteLeaf(pte & _addressMask, _granuleShift + level * (_granuleShift - 3), prot);
     }
 
+    public int LeafSizeLog2(ulong pte, int level) => _granuleShift + level * (_granuleShift - 3);
+
     public bool IsDirty(ulong pte)
     {
         if ((pte & DirtyBitModifier) == 0)

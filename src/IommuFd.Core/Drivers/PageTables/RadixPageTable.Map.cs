@@ -62,14 +62,26 @@ public sealed partial class RadixPageTable<TCodec>
             if (sizeLog2 >= 0)
             {
                 var count = 1 << (sizeLog2 - shift);
-                var run = table.AsSpan(index, count);
+                var leaves = LeavesInOneGo(level, index, iova, last, sizeLog2, count);
+                var run = table.AsSpan(index, leaves * count);
                 if (run.IndexOfAnyExcept(0UL) >= 0)
-                    return Errno.EEXIST;
+                {
+                    // Something in the batch is mapped: go leaf by leaf so the error comes where it would.
+                    if (leaves == 1)
+                        return Errno.EEXIST;
+                    leaves = 1;
+                    run = run[..count];
+                    if (run.IndexOfAnyExcept(0UL) >= 0)
+                        return Errno.EEXIST;
+                }
                 var leaf = _codec.EncodeLeaf(outputAddress, sizeLog2, level, prot);
-                run.Fill(_mapDirty ? _codec.MarkAccessed(leaf, write: true) : leaf);
-                _store.Used(slot) += count;
-                _leafCounts[sizeLog2]++;
-                step = 1UL << sizeLog2;
+                if (leaves == 1)
+                    run.Fill(_mapDirty ? _codec.MarkAccessed(leaf, write: true) : leaf);
+                else
+                    WriteLeaves(run, leaf, outputAddress, sizeLog2, level, prot, leaves, count);
+                _store.Used(slot) += leaves * count;
+                _leafCounts[sizeLog2] += leaves;
+                step = (ulong)leaves << sizeLog2;
                 _mapCursor = iova + step;
             }
             else
@@ -101,6 +113,44 @@ public sealed partial class RadixPageTable<TCodec>
                 return Errno.Ok;
             iova += step;
             outputAddress += step;
+        }
+    }
+
+    /// <summary>
+    /// How many leaves of 2^<paramref name="sizeLog2"/> to write at once. When that is the largest size this level may
+    /// use, every following leaf in the table gets the same size too (both addresses stay aligned to it as they
+    /// advance), so the run goes to the end of the table or of the range, whichever is first.
+    /// </summary>
+    private int LeavesInOneGo(int level, int index, ulong iova, ulong last, int sizeLog2, int count)
+    {
+        if (_mapDirty || BitOperations.Log2(_levelSizes[level] & _leafCap) != sizeLog2)
+            return 1;
+        var byLength = ((last - iova - ((1UL << sizeLog2) - 1)) >> sizeLog2) + 1;
+        var byTable = (ulong)((_format.EntriesPerTable - index) / count);
+        return (int)Math.Min(byLength, byTable);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="leaves"/> consecutive leaves starting with <paramref name="first"/>. Every codec here keeps
+    /// the output address in a field linear in the address, so consecutive leaves differ by one constant: checked on the
+    /// second and last leaf, otherwise each is encoded.
+    /// </summary>
+    private void WriteLeaves(Span<ulong> run, ulong first, ulong outputAddress, int sizeLog2, int level, IoProt prot, int leaves, int count)
+    {
+        var size = 1UL << sizeLog2;
+        var step = _codec.EncodeLeaf(outputAddress + size, sizeLog2, level, prot) - first;
+        var linear = _codec.EncodeLeaf(outputAddress + (ulong)(leaves - 1) * size, sizeLog2, level, prot) == first + (ulong)(leaves - 1) * step;
+        if (count == 1 && linear)
+        {
+            var pte = first;
+            for (var i = 0; i < run.Length; i++, pte += step)
+                run[i] = pte;
+            return;
+        }
+        for (var i = 0; i < leaves; i++)
+        {
+            var pte = linear ? first + (ulong)i * step : _codec.EncodeLeaf(outputAddress + (ulong)i * size, sizeLog2, level, prot);
+            run.Slice(i * count, count).Fill(pte);
         }
     }
 

@@ -67,6 +67,17 @@ public sealed partial class RadixPageTable<TCodec>
                     var runFirst = i & ~(count - 1);
                     var leafBase = tableBase + ((ulong)runFirst << shift);
                     var leafLast = leafBase + ((1UL << leaf.SizeLog2) - 1);
+                    if (count == 1 && leaf.SizeLog2 == shift && leafBase >= start && leafLast <= last)
+                    {
+                        // The last entry may reach past the range (it is then split, below): stop before it.
+                        var fullEnd = ((last + 1) & ((1UL << shift) - 1)) == 0 ? end : end - 1;
+                        var cleared = ClearNaturalLeaves(table, i, fullEnd, level);
+                        _store.Used(slot) -= cleared;
+                        _leafCounts[shift] -= cleared;
+                        removed += (ulong)cleared << shift;
+                        i += cleared - 1;
+                        break;
+                    }
                     var run = table.AsSpan(runFirst, count);
                     var split = start > leafBase || last < leafLast;
                     _mapDirty = split && AnyDirty(run);
@@ -88,6 +99,24 @@ public sealed partial class RadixPageTable<TCodec>
             }
         }
         return removed;
+    }
+
+    /// <summary>
+    /// Clears the run of natural-size leaves from entry <paramref name="first"/> (a leaf of one entry, inside the range)
+    /// up to <paramref name="end"/> (the last entry wholly inside the range) or the first entry that is not one, and returns how many it cleared. The batched
+    /// form of the general case: no split, no size-coded run, counters updated once by the caller.
+    /// </summary>
+    private int ClearNaturalLeaves(ulong[] table, int first, int end, int level)
+    {
+        var shift = _levelShift[level];
+        var i = first;
+        do
+        {
+            table[i] = 0;
+            i++;
+        }
+        while (i <= end && table[i] is var pte && _codec.Kind(pte, level) == PteKind.Leaf && _codec.LeafSizeLog2(pte, level) == shift);
+        return i - first;
     }
 
     private bool AnyDirty(ReadOnlySpan<ulong> run)

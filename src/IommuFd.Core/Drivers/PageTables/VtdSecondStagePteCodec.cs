@@ -46,6 +46,8 @@ public readonly struct VtdSecondStagePteCodec : IPteCodec
         return new PteLeaf(pte & AddressMask, 12 + 9 * level, prot);
     }
 
+    public int LeafSizeLog2(ulong pte, int level) => 12 + 9 * level;
+
     public bool IsDirty(ulong pte) => (pte & Dirty) != 0;
 
     public ulong ClearDirty(ulong pte) => pte & ~Dirty;
