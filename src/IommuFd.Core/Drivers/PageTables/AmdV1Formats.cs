@@ -30,11 +30,17 @@ public static class AmdV1Formats
     /// </summary>
     public static ulong HostPageSizes(int inputBits) => SizesFrom(12, Math.Min(inputBits, 52) - 1) & ~(1UL << 39);
 
+    /// <summary>Real AMD v1 host table, 3 levels (DTE mode 3), 39-bit IOVA, all page sizes.</summary>
+    public static PageTableFormat<AmdV1PteCodec> Host3Level { get; } = CreateHost(3);
+
     /// <summary>Real AMD v1 host table, 4 levels (DTE mode 4), 48-bit IOVA, all page sizes.</summary>
     public static PageTableFormat<AmdV1PteCodec> Host4Level { get; } = CreateHost(4);
 
     /// <summary>Real AMD v1 host table, 5 levels (DTE mode 5), 57-bit IOVA.</summary>
     public static PageTableFormat<AmdV1PteCodec> Host5Level { get; } = CreateHost(5);
+
+    /// <summary>Real AMD v1 host table, 6 levels (DTE mode 6), the whole 64-bit IOVA space.</summary>
+    public static PageTableFormat<AmdV1PteCodec> Host6Level { get; } = CreateHost(6);
 
     /// <summary>
     /// The host format for an IOVA width: the DTE mode (number of levels) is the smallest that covers it,
@@ -43,10 +49,10 @@ public static class AmdV1Formats
     public static PageTableFormat<AmdV1PteCodec> Host(int addressWidth) => addressWidth switch
     {
         > 64 or < 21 => throw new ArgumentOutOfRangeException(nameof(addressWidth), addressWidth, "AMD v1 walks 21 to 64 bits"),
-        <= 39 => CreateHost(3),
+        <= 39 => Host3Level,
         <= 48 => Host4Level,
         <= 57 => Host5Level,
-        _ => CreateHost(6),
+        _ => Host6Level,
     };
 
     private static PageTableFormat<AmdV1PteCodec> CreateHost(int levels)

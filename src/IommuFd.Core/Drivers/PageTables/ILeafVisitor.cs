@@ -9,9 +9,3 @@ public interface ILeafVisitor
     /// <param name="pte">The raw entry the walk read (the first entry of a size-coded run).</param>
     void Visit(ulong iova, PteLeaf leaf, int level, ulong pte);
 }
-
-/// <summary>Receives the dirty parts of a range: each call is one leaf's overlap with the range, in IOVA order.</summary>
-public interface IDirtySink
-{
-    void Dirty(ulong iova, ulong length);
-}
