@@ -95,17 +95,17 @@ public sealed class AmdV1PteCodecTests
                 {
                     var oa = ((ulong)rng.NextInt64() & ((1UL << (granuleShift + 40)) - 1)) & ~((1UL << size) - 1);
                     var pte = codec.EncodeLeaf(oa, size, level, prot);
-                    Assert.Equal(PteKind.Leaf, codec.Kind(pte));
+                    Assert.Equal(PteKind.Leaf, codec.Kind(pte, level));
                     Assert.Equal(new PteLeaf(oa, size, prot), codec.DecodeLeaf(pte, level));
                     Assert.Equal(size == natural ? 0 : 7, NextLevel(pte));
                 }
             }
             var tableAddress = (ulong)rng.Next(1, 1 << 20) << granuleShift;
             var pointer = codec.EncodeTable(tableAddress, level);
-            Assert.Equal(PteKind.Table, codec.Kind(pointer));
+            Assert.Equal(PteKind.Table, codec.Kind(pointer, level + 1));
             Assert.Equal(tableAddress, codec.TableAddress(pointer));
         }
-        Assert.Equal(PteKind.Empty, codec.Kind(0));
-        Assert.Equal(PteKind.Empty, codec.Kind(IR | IW | (1UL << 9)));
+        Assert.Equal(PteKind.Empty, codec.Kind(0, 0));
+        Assert.Equal(PteKind.Empty, codec.Kind(IR | IW | (1UL << 9), 1));
     }
 }

@@ -6,7 +6,7 @@ namespace IommuFd.Core.Drivers.PageTables;
 /// AMD IOMMU v1 style entries, generalised to any granule:
 /// <list type="bullet">
 /// <item>bit 0 PR (present); bits 9–11 NextLevel; bits 12–51 address field; bit 60 FC (<see cref="IoProt.Cache"/>),
-/// bit 61 IR (read), bit 62 IW (write).</item>
+/// bit 61 IR (read), bit 62 IW (write); bit 5 A (accessed) and bit 6 D (dirty), set by the hardware on leaves.</item>
 /// <item>The address field holds address &gt;&gt; granule shift (the frame number). With AMD's 4 KiB granule that is the
 /// usual PA bits 12–51; with the mock's 2 KiB granule it holds PA bits 11–50, so the output is 51 bits wide.</item>
 /// <item>NextLevel 1–6: a table pointer; the value is the child's AMD level (our 0-based level + 1). Pointers carry IR|IW
@@ -19,6 +19,8 @@ namespace IommuFd.Core.Drivers.PageTables;
 public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec
 {
     public const ulong Present = 1UL << 0;
+    public const ulong Accessed = 1UL << 5;
+    public const ulong Dirty = 1UL << 6;
     public const int NextLevelShift = 9;
     public const ulong NextLevelMask = 7UL << NextLevelShift;
     public const int AddressShift = 12;
@@ -47,7 +49,7 @@ public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec
         return pte | ((ulong)NextLevelSizeCoded << NextLevelShift) | Field(frame | ones);
     }
 
-    public PteKind Kind(ulong pte)
+    public PteKind Kind(ulong pte, int level)
     {
         if ((pte & Present) == 0)
             return PteKind.Empty;
@@ -68,6 +70,19 @@ public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec
         var sizeFrames = 2UL << ones;
         return new PteLeaf((frame & ~(sizeFrames - 1)) << _granuleShift, _granuleShift + ones + 1, prot);
     }
+
+    public int LeafSizeLog2(ulong pte, int level) =>
+        (pte & NextLevelMask) >> NextLevelShift != NextLevelSizeCoded
+            ? NaturalShift(level)
+            : _granuleShift + BitOperations.TrailingZeroCount(~((pte & AddressMask) >> AddressShift)) + 1;
+
+    public bool IsDirty(ulong pte) => (pte & Dirty) != 0;
+
+    public ulong ClearDirty(ulong pte) => pte & ~Dirty;
+
+    public ulong MarkAccessed(ulong pte, bool write) => pte | Accessed | (write ? Dirty : 0);
+
+    public ulong WithoutHardwareState(ulong pte) => pte & ~(Accessed | Dirty);
 
     private int NaturalShift(int level) => _granuleShift + level * (_granuleShift - 3);
 

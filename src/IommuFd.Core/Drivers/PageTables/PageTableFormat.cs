@@ -6,6 +6,8 @@ namespace IommuFd.Core.Drivers.PageTables;
 /// The geometry of a radix I/O page table plus its PTE codec. A table is one granule of 8-byte
 /// entries, so each level resolves log2(granule) - 3 bits. The top is dynamic: a fresh table has
 /// <see cref="StartLevels"/> levels and grows (up to the input width) when an IOVA needs it.
+/// Hardware formats have a fixed walk length chosen by the address width: they start with all
+/// <see cref="MaxLevels"/> levels (<see cref="FixedLevels"/>), so the top never grows or collapses.
 /// </summary>
 public sealed class PageTableFormat<TCodec> where TCodec : struct, IPteCodec
 {
@@ -59,6 +61,17 @@ public sealed class PageTableFormat<TCodec> where TCodec : struct, IPteCodec
     public int StartLevels { get; }
 
     public int MaxLevels { get; }
+
+    /// <summary>True when every table of this format has exactly <see cref="MaxLevels"/> levels, as hardware walks them.</summary>
+    public bool FixedLevels => StartLevels == MaxLevels;
+
+    /// <summary>A format whose walk always has the levels its input width needs (the root covers the whole input space).</summary>
+    public static PageTableFormat<TCodec> Fixed(string name, int granuleShift, int inputBits, int outputBits, ulong leafSizes, TCodec codec)
+    {
+        var bitsPerLevel = granuleShift - 3;
+        var levels = (inputBits - granuleShift + bitsPerLevel - 1) / bitsPerLevel;
+        return new PageTableFormat<TCodec>(name, granuleShift, inputBits, outputBits, levels, leafSizes, codec);
+    }
 
     /// <summary>Every page size (bit n = 2^n bytes) the encoding can hold as a leaf.</summary>
     public ulong LeafSizes { get; }

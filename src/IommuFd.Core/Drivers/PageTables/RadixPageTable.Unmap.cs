@@ -42,7 +42,7 @@ public sealed partial class RadixPageTable<TCodec>
         for (var i = Index(start, level); i <= end; i++)
         {
             var pte = table[i];
-            switch (_codec.Kind(pte))
+            switch (_codec.Kind(pte, level))
             {
                 case PteKind.Empty:
                     continue;
@@ -67,7 +67,21 @@ public sealed partial class RadixPageTable<TCodec>
                     var runFirst = i & ~(count - 1);
                     var leafBase = tableBase + ((ulong)runFirst << shift);
                     var leafLast = leafBase + ((1UL << leaf.SizeLog2) - 1);
-                    table.AsSpan(runFirst, count).Clear();
+                    if (count == 1 && leaf.SizeLog2 == shift && leafBase >= start && leafLast <= last)
+                    {
+                        // The last entry may reach past the range (it is then split, below): stop before it.
+                        var fullEnd = ((last + 1) & ((1UL << shift) - 1)) == 0 ? end : end - 1;
+                        var cleared = ClearNaturalLeaves(table, i, fullEnd, level);
+                        _store.Used(slot) -= cleared;
+                        _leafCounts[shift] -= cleared;
+                        removed += (ulong)cleared << shift;
+                        i += cleared - 1;
+                        break;
+                    }
+                    var run = table.AsSpan(runFirst, count);
+                    var split = start > leafBase || last < leafLast;
+                    _mapDirty = split && AnyDirty(run);
+                    run.Clear();
                     _store.Used(slot) -= count;
                     _leafCounts[leaf.SizeLog2]--;
                     var cutStart = Math.Max(start, leafBase);
@@ -78,6 +92,7 @@ public sealed partial class RadixPageTable<TCodec>
                         Remap(slot, level, leafBase, cutStart - 1, leaf.OutputAddress, leaf.Prot);
                     if (cutLast < leafLast)
                         Remap(slot, level, cutLast + 1, leafLast, leaf.OutputAddress + (cutLast + 1 - leafBase), leaf.Prot);
+                    _mapDirty = false;
                     i = runFirst + count - 1;
                     break;
                 }
@@ -86,7 +101,33 @@ public sealed partial class RadixPageTable<TCodec>
         return removed;
     }
 
-    /// <summary>Maps back the kept part of a split leaf; it is aligned and its entries were just cleared.</summary>
+    /// <summary>
+    /// Clears the run of natural-size leaves from entry <paramref name="first"/> (a leaf of one entry, inside the range)
+    /// up to <paramref name="end"/> (the last entry wholly inside the range) or the first entry that is not one, and returns how many it cleared. The batched
+    /// form of the general case: no split, no size-coded run, counters updated once by the caller.
+    /// </summary>
+    private int ClearNaturalLeaves(ulong[] table, int first, int end, int level)
+    {
+        var shift = _levelShift[level];
+        var i = first;
+        do
+        {
+            table[i] = 0;
+            i++;
+        }
+        while (i <= end && table[i] is var pte && _codec.Kind(pte, level) == PteKind.Leaf && _codec.LeafSizeLog2(pte, level) == shift);
+        return i - first;
+    }
+
+    private bool AnyDirty(ReadOnlySpan<ulong> run)
+    {
+        foreach (var pte in run)
+            if (_codec.IsDirty(pte))
+                return true;
+        return false;
+    }
+
+    /// <summary>Maps back the kept part of a split leaf (keeping its dirty state, so a later dirty read loses no write); it is aligned and its entries were just cleared.</summary>
     private void Remap(int slot, int level, ulong iova, ulong last, ulong outputAddress, IoProt prot)
     {
         if (MapRange(slot, level, iova, last, outputAddress, prot) != Errno.Ok)

@@ -23,7 +23,7 @@ public sealed partial class RadixPageTable<TCodec>
             if (leaves[i] != _leafCounts[i])
                 return $"{leaves[i]} leaves of 2^{i} found, {_leafCounts[i]} counted";
         var rootUsed = _store.Used(_root);
-        if (_top >= _format.StartLevels && (rootUsed == 0 || (rootUsed == 1 && _codec.Kind(_store[_root][0]) == PteKind.Table)))
+        if (_top >= _format.StartLevels && (rootUsed == 0 || (rootUsed == 1 && _codec.Kind(_store[_root][0], _top) == PteKind.Table)))
             return $"top level {_top} could have collapsed";
         return null;
     }
@@ -36,7 +36,7 @@ public sealed partial class RadixPageTable<TCodec>
         for (var i = 0; i < table.Length; i++)
         {
             var pte = table[i];
-            switch (_codec.Kind(pte))
+            switch (_codec.Kind(pte, level))
             {
                 case PteKind.Empty:
                     if (pte != 0)
@@ -58,8 +58,10 @@ public sealed partial class RadixPageTable<TCodec>
                     var count = 1 << (leaf.SizeLog2 - _levelShift[level]);
                     if ((i & (count - 1)) != 0 || i + count > table.Length)
                         return $"misaligned run of 2^{leaf.SizeLog2} at entry {i}, level {level}";
+                    // Hardware marks accessed/dirty on the one entry it walked through, so compare what software wrote.
+                    var written = _codec.WithoutHardwareState(pte);
                     for (var j = 1; j < count; j++)
-                        if (table[i + j] != pte)
+                        if (_codec.WithoutHardwareState(table[i + j]) != written)
                             return $"run of 2^{leaf.SizeLog2} at entry {i}, level {level} is not uniform";
                     if ((leaf.OutputAddress & ((1UL << leaf.SizeLog2) - 1)) != 0)
                         return $"leaf output 0x{leaf.OutputAddress:x} not aligned to 2^{leaf.SizeLog2}";

@@ -95,7 +95,7 @@ public sealed partial class RadixPageTable<TCodec> where TCodec : struct, IPteCo
         while (true)
         {
             var pte = _store[slot][Index(iova, level)];
-            switch (_codec.Kind(pte))
+            switch (_codec.Kind(pte, level))
             {
                 case PteKind.Empty:
                     return null;
@@ -148,7 +148,7 @@ public sealed partial class RadixPageTable<TCodec> where TCodec : struct, IPteCo
                 continue;
             }
             var first = _store[_root][0];
-            if (used != 1 || _codec.Kind(first) != PteKind.Table)
+            if (used != 1 || _codec.Kind(first, _top) != PteKind.Table)
                 return;
             var child = _store.SlotOf(_codec.TableAddress(first));
             _store[_root][0] = 0;

@@ -50,15 +50,14 @@ internal sealed class TableStore
         return slot;
     }
 
-    /// <summary>Frees an empty table; its slot (and so its address) may be handed out again.</summary>
+    /// <summary>Frees an empty (all-zero) table; its slot (and so its address) may be handed out again.</summary>
     public void Free(int slot)
     {
         var table = _tables[slot] ?? throw new InvalidOperationException($"table slot {slot} is not allocated");
+        // Only empty tables are freed, and empty entries are 0, so a spare needs no clearing.
+        System.Diagnostics.Debug.Assert(table.AsSpan().IndexOfAnyExcept(0UL) < 0, "freeing a table that still has entries");
         if (_spares.Count < SpareLimit)
-        {
-            Array.Clear(table);
             _spares.Push(table);
-        }
         _tables[slot] = null;
         _freeSlots[_freeCount++] = slot;
         Count--;
