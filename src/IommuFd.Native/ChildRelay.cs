@@ -20,27 +20,6 @@ namespace IommuFd.Native;
 /// </remarks>
 internal static unsafe class ChildRelay
 {
-    private const int EINVAL = 22;
-
-    /// <summary>
-    /// What a copy is initialised with: the shim's callbacks, extended (the size and a marker say
-    /// so, as a later shim's struct may grow as large) with the epoch the new copy's handles carry
-    /// and the engine file to copy in turn for its own children.
-    /// </summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct RelayHost
-    {
-        public const int RelayMarker = 0x59414c52; // "RLAY"
-
-        public HostCallbacks Callbacks;
-        public int Epoch;
-        public int Marker;
-        public byte* EnginePath;
-
-        public static bool Is(HostCallbacks* callbacks) =>
-            callbacks->Size >= sizeof(RelayHost) && ((RelayHost*)callbacks)->Marker == RelayMarker;
-    }
-
     private static HostCallbacks* _callbacks;
     private static byte* _enginePath;
     private static delegate* unmanaged<long> _open;
@@ -66,18 +45,11 @@ internal static unsafe class ChildRelay
 
     public static void Close(long handle) => _close(handle);
 
-    public static void ReleaseObject(ulong cookie)
-    {
-        if (_releaseObject is not null)
-            _releaseObject(cookie);
-    }
+    public static void ReleaseObject(ulong cookie) => _releaseObject(cookie);
 
-    // EINVAL without the export, as the shim answers then.
-    public static long ObjectRead(ulong cookie, ulong buffer, ulong length) =>
-        _objectRead is not null ? _objectRead(cookie, buffer, length) : -EINVAL;
+    public static long ObjectRead(ulong cookie, ulong buffer, ulong length) => _objectRead(cookie, buffer, length);
 
-    public static long ObjectWrite(ulong cookie, ulong buffer, ulong length) =>
-        _objectWrite is not null ? _objectWrite(cookie, buffer, length) : -EINVAL;
+    public static long ObjectWrite(ulong cookie, ulong buffer, ulong length) => _objectWrite(cookie, buffer, length);
 
     /// <summary>Loads and starts a fresh copy whose handles carry <paramref name="epoch"/>; false leaves nothing changed.</summary>
     public static bool TryStart(int epoch)
@@ -116,27 +88,18 @@ internal static unsafe class ChildRelay
             Libc.Close(fd); // the mapping keeps the file
         if (library == 0)
             return false;
-        var init = (delegate* unmanaged<RelayHost*, int>)Symbol(library, "iommufd_emu_init\0"u8);
+        var init = (delegate* unmanaged<HostCallbacks*, int, byte*, int>)Symbol(library, "iommufd_emu_init_relay\0"u8);
         var open = (delegate* unmanaged<long>)Symbol(library, "iommufd_emu_open\0"u8);
         var ioctl = (delegate* unmanaged<long, ulong, ulong, int>)Symbol(library, "iommufd_emu_ioctl\0"u8);
         var close = (delegate* unmanaged<long, void>)Symbol(library, "iommufd_emu_close\0"u8);
         var releaseObject = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_release_object\0"u8);
         var objectRead = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_read\0"u8);
         var objectWrite = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_write\0"u8);
-        if (init is null || open is null || ioctl is null || close is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
+        if (init is null || open is null || ioctl is null || close is null || releaseObject is null || objectRead is null ||
+            objectWrite is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
             return false; // never relay to ourselves
-        // Kept forever, as the shim keeps its own struct: the copy may hold on to it.
-        var host = (RelayHost*)NativeMemory.AllocZeroed((nuint)sizeof(RelayHost));
-        if (host is null)
-            return false;
-        if (_callbacks is not null) // only as much as the shim passed: an older one passes less
-            Buffer.MemoryCopy(_callbacks, &host->Callbacks, sizeof(HostCallbacks), Math.Min(_callbacks->Size, (uint)sizeof(HostCallbacks)));
-        host->Callbacks.Size = (uint)sizeof(RelayHost);
-        host->Callbacks.Version = HostCallbacks.CurrentVersion;
-        host->Epoch = epoch;
-        host->Marker = RelayHost.RelayMarker;
-        host->EnginePath = _enginePath;
-        if (init(host) != 0)
+        // The shim's callbacks stay valid forever: the copy uses them as they are.
+        if (init(_callbacks, epoch, _enginePath) != 0)
             return false;
         _open = open;
         _ioctl = ioctl;

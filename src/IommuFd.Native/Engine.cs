@@ -30,29 +30,21 @@ internal static class Engine
     private static unsafe HostCallbacks* _objectCallbacks;
     private static volatile ShimObjectFiles? _files;
 
-    public static unsafe int Initialize(HostCallbacks* callbacks)
+    public static unsafe int Initialize(HostCallbacks* callbacks) => Initialize(callbacks, epoch: 0, enginePath: null);
+
+    /// <summary>A fresh copy in a forked child (ChildRelay): its handles carry <paramref name="epoch"/>.</summary>
+    public static unsafe int Initialize(HostCallbacks* callbacks, int epoch, byte* enginePath)
     {
         lock (InitLock)
         {
             if (_host is not null)
                 return 0;
-            byte* enginePath = null;
             if (callbacks is not null)
             {
-                if (callbacks->Size < HostCallbacks.MinimumSize || callbacks->Version != HostCallbacks.CurrentVersion)
-                    return -22; // EINVAL: a shim built against another ABI
-                if (callbacks->CopyFromUser is not null && callbacks->CopyToUser is not null)
-                    _memory = new HostUserMemory(*callbacks, ProcessUserMemory.Instance);
-                if (callbacks->HasObjectFiles)
-                    _objectCallbacks = callbacks;
-                if (ChildRelay.RelayHost.Is(callbacks))
-                {
-                    // Started by a parent copy of the engine in a forked child (ChildRelay).
-                    var relay = (ChildRelay.RelayHost*)callbacks;
-                    _contexts = new ContextTable(Math.Clamp(relay->Epoch, 0, ContextTable.MaxEpoch));
-                    enginePath = relay->EnginePath;
-                }
+                _memory = new HostUserMemory(*callbacks, ProcessUserMemory.Instance);
+                _objectCallbacks = callbacks;
             }
+            _contexts = new ContextTable(Math.Clamp(epoch, 0, ContextTable.MaxEpoch));
             ChildRelay.Initialize(callbacks, enginePath);
             ForkGuard.Initialize();
             CallGate.Initialize();

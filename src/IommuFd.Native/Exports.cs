@@ -24,6 +24,20 @@ internal static unsafe class Exports
         }
     }
 
+    /// <summary>Engine to engine only: a fresh copy started by <see cref="ChildRelay"/> in a forked child.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_init_relay")]
+    public static int InitRelay(HostCallbacks* host, int epoch, byte* enginePath)
+    {
+        try
+        {
+            return Engine.Initialize(host, epoch, enginePath);
+        }
+        catch (Exception e)
+        {
+            return Failure(e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_open")]
     public static long Open()
     {

@@ -22,7 +22,7 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
     private readonly delegate* unmanaged<long, ulong, int> _openFd = host->OpenObjectFd;
     private readonly delegate* unmanaged<int, long> _lookupFd = host->LookupObjectFd;
     private readonly delegate* unmanaged<int, int> _closeFd = host->CloseFd;
-    private readonly delegate* unmanaged<ulong, int, void> _setReadable = host->HasObjectReadiness ? host->SetObjectReadable : null;
+    private readonly delegate* unmanaged<ulong, int, void> _setReadable = host->SetObjectReadable;
     private readonly ulong _epochBits = (ulong)epoch << 48;
     private readonly Lock _lock = new();
     private readonly Dictionary<ulong, (object Target, Action OnLastClose)> _objects = [];
