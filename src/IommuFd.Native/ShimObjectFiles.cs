@@ -15,7 +15,7 @@ namespace IommuFd.Native;
 /// across fork() names the parent's object, never one of a child's. Each object fd also keeps the
 /// context it was created from open (the shim holds a reference), as the kernel's access fd does.
 /// </remarks>
-internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : IObjectFiles
+internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch, CallGate gate) : IObjectFiles
 {
     private const ulong SerialMask = (1UL << 48) - 1;
 
@@ -54,7 +54,7 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
             _objects[cookie] = (target, onLastClose);
             _registrations[target] = new Registration(cookie);
         }
-        var context = Volatile.Read(ref CallGate.Slot().Current); // the handle being served
+        var context = gate.CurrentHandle; // the handle being served
         var rc = _openFd(context, cookie);
         lock (_lock)
         {
@@ -65,7 +65,7 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
                 return (Errno)(-rc);
             }
             // Readiness reported before the shim had the fd was ignored there: say it again.
-            if (_setReadable is not null && _registrations.TryGetValue(target, out var registration) &&
+            if (_registrations.TryGetValue(target, out var registration) &&
                 registration.Cookie == cookie && registration.Readable)
                 _setReadable(cookie, 1);
         }
@@ -97,14 +97,12 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
     }
 
     /// <summary>
-    /// Makes the target's fds poll readable or not (a shim without set_object_readable: never).
+    /// Makes the target's fds poll readable or not.
     /// The shim is told under the lock, so its calls keep the order of the changes, also against
     /// the repeat in <see cref="Open"/>; it never calls back into the engine.
     /// </summary>
     public void SetReadable(object target, bool readable)
     {
-        if (_setReadable is null)
-            return;
         lock (_lock)
         {
             if (!_registrations.TryGetValue(target, out var registration) || registration.Readable == readable)
