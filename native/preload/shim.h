@@ -9,6 +9,19 @@
  *   wrap_open.c    open() and friends: which paths are emulated
  *   wrap_fd.c      close/dup/fcntl: keep the table in step with the kernel's fd table
  *   wrap_io.c      ioctl/read/write/mmap: route an emulated fd to its kind
+ *
+ * Programs that never open an emulated path pay one table load per wrapped call and nothing else
+ * (no dlopen, no signal handlers). Limits, by design:
+ *  - Only calls through the PLT are seen: fopen(), raw syscall(), libc's internal close (fclose
+ *    of an fdopen()ed fd) bypass the shim. A stale table entry left that way is dropped when the
+ *    number is handed out again by one of the wrapped open/dup calls (heal).
+ *  - fork(): the child inherits the table; the engine tells inherited contexts and objects from
+ *    the child's own (docs/fork.md). execve(): the new image starts with an empty table, and
+ *    inherited non-CLOEXEC eventfds are orphaned plain eventfds.
+ *  - poll/select/epoll are not wrapped: they see an object's eventfd, whose counter the shim
+ *    keeps at 1 while the engine says the object has something to read and 0 otherwise. Only
+ *    read()/__read_chk()/write() reach the engine: readv() or raw syscalls reach the eventfd.
+ *  - vfork()/posix_spawn children share our memory: only the owning process changes the table.
  */
 #ifndef SHIM_H
 #define SHIM_H

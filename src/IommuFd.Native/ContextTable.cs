@@ -41,7 +41,12 @@ internal sealed class ContextTable(int epoch, CallGate gate)
     /// <summary>Contexts open now (read without the lock: fork preparation only needs a hint).</summary>
     public int LiveCount => Volatile.Read(ref _live);
 
-    public static int EpochOf(long handle) => (int)(handle >> 48);
+    /// <summary>Where handles and object fd cookies keep the epoch that issued them.</summary>
+    public const int EpochShift = 48;
+
+    public static int EpochOf(long handle) => (int)(handle >> EpochShift);
+
+    public static int EpochOf(ulong cookie) => (int)(cookie >> EpochShift);
 
     /// <summary>The epoch a forked child of an engine in <paramref name="epoch"/> starts (the last one repeats).</summary>
     public static int NextEpoch(int epoch) => Math.Min(epoch + 1, MaxEpoch);
@@ -69,7 +74,7 @@ internal sealed class ContextTable(int epoch, CallGate gate)
                 slot = _slotsUsed++;
             }
             _serial = (_serial & SerialMask) == SerialMask ? 1 : _serial + 1;
-            var handle = ((long)Epoch << 48) | (_serial << SlotBits) | (long)slot;
+            var handle = ((long)Epoch << EpochShift) | (_serial << SlotBits) | (long)slot;
             Volatile.Write(ref _slots[slot], new Entry(handle, context));
             _live++;
             return handle;

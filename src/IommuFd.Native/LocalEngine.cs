@@ -130,7 +130,7 @@ internal sealed unsafe class LocalEngine : IEngineRoute
         using var _ = _gate.Enter(CallGate.NoContext);
         var target = _files.Find(cookie);
         if (target is null)
-            return NativeResult.Of(_files.IsInherited(cookie) ? Errno.EIO : Errno.EBADF);
+            return NativeResult.Of(Errno.EBADF);
         if (target is not IObjectFileOperations operations)
             return NativeResult.Of(Errno.EINVAL); // an object whose fd is only closed (the access fd)
         var errno = write

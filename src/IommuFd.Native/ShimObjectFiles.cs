@@ -12,7 +12,7 @@ namespace IommuFd.Native;
 /// </summary>
 /// <remarks>
 /// Cookies carry the engine epoch in bits 48-62 (as context handles do): an object fd inherited
-/// across fork() names the parent's object, never one of a child's. Each object fd also keeps the
+/// across fork() names the parent's object, never one of a child's (Fork/ChildRoute answers for those). Each object fd also keeps the
 /// context it was created from open (the shim holds a reference), as the kernel's access fd does.
 /// </remarks>
 internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch, CallGate gate) : IObjectFiles
@@ -23,7 +23,7 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch, Cal
     private readonly delegate* unmanaged<int, long> _lookupFd = host->LookupObjectFd;
     private readonly delegate* unmanaged<int, int> _closeFd = host->CloseFd;
     private readonly delegate* unmanaged<ulong, int, void> _setReadable = host->SetObjectReadable;
-    private readonly ulong _epochBits = (ulong)epoch << 48;
+    private readonly ulong _epochBits = (ulong)epoch << ContextTable.EpochShift;
     private readonly Lock _lock = new();
     private readonly Dictionary<ulong, (object Target, Action OnLastClose)> _objects = [];
 
@@ -85,9 +85,6 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch, Cal
         lock (_lock)
             return _objects.TryGetValue(cookie, out var entry) ? entry.Target : null;
     }
-
-    /// <summary>True for a cookie of an earlier epoch: an object fd inherited across fork().</summary>
-    public bool IsInherited(ulong cookie) => cookie >> 48 < _epochBits >> 48;
 
     /// <summary>Closes through the shim (its table must see it); the close action runs on this thread when it was the last fd.</summary>
     public Errno Close(int fd)

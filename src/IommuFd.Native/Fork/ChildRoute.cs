@@ -65,7 +65,7 @@ internal sealed class ChildRoute(int parentEpoch, ForkLink link, EngineCopy copy
 
     private bool IsInherited(long handle) => handle > 0 && ContextTable.EpochOf(handle) < _epoch;
 
-    private bool IsInherited(ulong cookie) => (int)(cookie >> 48) < _epoch;
+    private bool IsInherited(ulong cookie) => ContextTable.EpochOf(cookie) < _epoch;
 
     /// <summary>The child's engine, started by the first caller; any other waits for it (no lock: see ForkGuard).</summary>
     private IEngineRoute Engine()
