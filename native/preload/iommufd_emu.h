@@ -52,7 +52,9 @@ struct iommufd_emu_host {
 	void (*set_object_readable)(uint64_t cookie, int readable);
 };
 
-/* 0 or -errno. Called once, right after dlopen. `host` stays valid forever. */
+/* 0 or -errno. Called once, right after dlopen. `host` stays valid forever. The shim registers
+ * its pthread_atfork handlers before this call, so the engine's (registered here) drain calls
+ * into the engine before the shim's take its locks (engine.c, docs/native-boundary.md). */
 int iommufd_emu_init(const struct iommufd_emu_host *host);
 
 /* ---- an iommufd context: open("/dev/iommu") (shim: kind_iommufd.c) ---- */

@@ -1,6 +1,8 @@
 /* wrap_fd.c - close, close_range, closefrom, dup, dup2, dup3 and fcntl(F_DUPFD*): when an
  * emulated fd is involved, the real call and the table change happen together under tbl_lock,
- * so a number is never reused before the table has forgotten it. */
+ * so a number is never reused before the table has forgotten it. The wrappers look alike (lock,
+ * real call, table change, unlock, release what died, restore errno) but differ in the call, its
+ * result and the table change, which is all each one writes out; the dup family shares one. */
 #include "shim.h"
 #include <stdarg.h>
 
