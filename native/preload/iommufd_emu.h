@@ -1,8 +1,8 @@
 /* iommufd_emu.h - C ABI between the LD_PRELOAD shim and the IommuFd.NET engine.
  *
- * The engine (a NativeAOT shared library) exports exactly the functions below.
- * The shim dlopen()s it on the first open("/dev/iommu") and calls
- * iommufd_emu_init() once before anything else.
+ * The engine (a NativeAOT shared library) exports the functions below (and one more that
+ * only its own copies call, in a forked child: src/IommuFd.Native/Fork). The shim dlopen()s
+ * it on the first open("/dev/iommu") and calls iommufd_emu_init() once before anything else.
  */
 #ifndef IOMMUFD_EMU_H
 #define IOMMUFD_EMU_H
@@ -13,55 +13,51 @@
 extern "C" {
 #endif
 
-#define IOMMUFD_EMU_HOST_VERSION 1
+/* The shim and the engine are built and shipped together: nothing here is versioned. Each kind
+ * of emulated fd is one group of exports below (an iommufd context; an object fd), and the
+ * host callbacks the engine needs for it. */
 
-/* Host callbacks provided by the shim: fault-safe copies to/from the
- * emulated process's memory. Each returns 0 on success or -EFAULT (and never
- * crashes) if any byte of the user range is unmapped or lacks the needed
- * access. len == 0 always succeeds; an address range that wraps is -EFAULT. */
+/* Host callbacks provided by the shim. */
 struct iommufd_emu_host {
-	uint32_t size;    /* sizeof(struct iommufd_emu_host) */
-	uint32_t version; /* IOMMUFD_EMU_HOST_VERSION */
+	/* Fault-safe copies to/from the emulated process's memory. Each returns 0 on success or
+	 * -EFAULT (and never crashes) if any byte of the user range is unmapped or lacks the
+	 * needed access. len == 0 always succeeds; an address range that wraps is -EFAULT. */
 	int (*copy_from_user)(void *dst, uint64_t user_src, uint64_t len);
 	int (*copy_to_user)(uint64_t user_dst, const void *src, uint64_t len);
 
-	/* Object fds (present when size >= IOMMUFD_EMU_HOST_SIZE_OBJECTS; older
-	 * shims pass a shorter struct and the engine keeps fake fd numbers).
-	 * An object fd is a real kernel fd (an eventfd) naming an engine object
-	 * by a cookie; dup/dup2/fcntl(F_DUPFD) share it, and when the last fd
-	 * referring to it is closed the shim calls iommufd_emu_release_object().
-	 * read/write on it go to iommufd_emu_object_read/write() (EINVAL when
-	 * the engine lacks them); ioctl is ENOTTY, mmap ENODEV. poll, select
-	 * and epoll see the eventfd itself: always writable, and readable only
-	 * while the engine says so (set_object_readable below).
+	/* Object fds. An object fd is a real kernel fd (an eventfd) naming an engine object by a
+	 * cookie; dup/dup2/fcntl(F_DUPFD) share it, and when the last fd referring to it is
+	 * closed the shim calls iommufd_emu_release_object(). read/write on it go to
+	 * iommufd_emu_object_read/write(); ioctl is ENOTTY, mmap ENODEV. poll, select and epoll
+	 * see the eventfd itself: always writable, and readable only while the engine says so
+	 * (set_object_readable below).
 	 *
-	 * open_object_fd: may only be called from inside iommufd_emu_ioctl(ctx,
-	 * ...) on the calling thread; the object fd holds a reference on that
-	 * context's file, so iommufd_emu_close(ctx) is not called until the
-	 * object fd is released too. Returns the new fd (O_CLOEXEC) or -errno
-	 * (-EBADF when ctx is not the context being served or is closing).
-	 * Never calls back into the engine. */
+	 * open_object_fd: may only be called from inside iommufd_emu_ioctl(ctx, ...) on the
+	 * calling thread; the object fd holds a reference on that context's file, so
+	 * iommufd_emu_close(ctx) is not called until the object fd is released too. Returns the
+	 * new fd (O_CLOEXEC) or -errno (-EBADF when ctx is not the context being served or is
+	 * closing). Never calls back into the engine. */
 	int (*open_object_fd)(int64_t ctx, uint64_t cookie);
-	/* The cookie of the object fd `fd` (>= 0), or -1 when fd is no object
-	 * fd of this process. Lock-free, never calls back into the engine. */
+	/* The cookie of the object fd `fd` (>= 0), or -1 when fd is no object fd of this
+	 * process. Lock-free, never calls back into the engine. */
 	int64_t (*lookup_object_fd)(int fd);
-	/* close(fd) as the program's own close() would (the engine's libc calls
-	 * may not be interposed): 0 or -errno. May call
-	 * iommufd_emu_release_object() on this thread before returning. */
+	/* close(fd) as the program's own close() would (the engine's libc calls may not be
+	 * interposed): 0 or -errno. May call iommufd_emu_release_object() on this thread before
+	 * returning. */
 	int (*close_fd)(int fd);
-
-	/* Present when size >= IOMMUFD_EMU_HOST_SIZE_READINESS. The object `cookie` has (1) or no
-	 * longer has (0) something to read: the shim makes its eventfd poll readable accordingly.
-	 * Called in order of the changes, from any thread, possibly inside iommufd_emu_ioctl or an
-	 * object read; never calls back into the engine. An unknown cookie is ignored. */
+	/* The object `cookie` has (1) or no longer has (0) something to read: the shim makes its
+	 * eventfd poll readable accordingly. Called in order of the changes, from any thread,
+	 * possibly inside iommufd_emu_ioctl or an object read; never calls back into the engine.
+	 * An unknown cookie is ignored. */
 	void (*set_object_readable)(uint64_t cookie, int readable);
 };
-#define IOMMUFD_EMU_HOST_SIZE_V1 24
-#define IOMMUFD_EMU_HOST_SIZE_OBJECTS 48
-#define IOMMUFD_EMU_HOST_SIZE_READINESS 56
 
-/* 0 or -errno. Called once, right after dlopen. `host` stays valid forever. */
+/* 0 or -errno. Called once, right after dlopen. `host` stays valid forever. The shim registers
+ * its pthread_atfork handlers before this call, so the engine's (registered here) drain calls
+ * into the engine before the shim's take its locks (engine.c, docs/native-boundary.md). */
 int iommufd_emu_init(const struct iommufd_emu_host *host);
+
+/* ---- an iommufd context: open("/dev/iommu") (shim: kind_iommufd.c) ---- */
 
 /* New iommufd context (one per open("/dev/iommu")): handle > 0, or -errno. */
 int64_t iommufd_emu_open(void);
@@ -75,22 +71,19 @@ int iommufd_emu_ioctl(int64_t ctx, uint64_t cmd, uint64_t arg);
 /* Last fd referring to the context was closed: free it. */
 void iommufd_emu_close(int64_t ctx);
 
-/* Optional export (looked up with dlsym; missing = never called): the last
- * fd referring to the object `cookie` was closed. Called outside the shim's
- * locks, possibly on a thread inside iommufd_emu_ioctl() (close_fd). In a
- * forked child, cookies of inherited object fds are the parent's: ignore. */
+/* ---- object fds (shim: kind_object.c) ---- */
+
+/* The last fd referring to the object `cookie` was closed. Called outside the shim's locks,
+ * possibly on a thread inside iommufd_emu_ioctl() (close_fd). In a forked child, cookies of
+ * inherited object fds are the parent's: ignored. */
 void iommufd_emu_release_object(uint64_t cookie);
 
-/* Optional exports (looked up with dlsym; missing = read()/write() on object
- * fds stay EINVAL): read()/write() on an object fd, e.g. a fault queue's
- * records and page responses. Return the bytes transferred (>= 0) or -errno
- * (EINVAL: the object has no read/write). `buf` is the program's pointer,
- * copied with the host copy callbacks, so a bad pointer is -EFAULT. Called
- * outside the shim's locks, from any thread, also in a forked child (whose
- * inherited cookies are the parent's, as for release_object). They never
- * touch the eventfd's counter, so poll() reports POLLIN exactly as the engine
- * last told set_object_readable (an engine that never calls it, or a shim
- * older than IOMMUFD_EMU_HOST_SIZE_READINESS: writable only). */
+/* read()/write() on an object fd, e.g. a fault queue's records and page responses. Return the
+ * bytes transferred (>= 0) or -errno (EINVAL: the object has no read/write; EIO: an object fd
+ * inherited across fork()). `buf` is the program's pointer, copied with the host copy
+ * callbacks, so a bad pointer is -EFAULT. Called outside the shim's locks, from any thread.
+ * They never touch the eventfd's counter, so poll() reports POLLIN exactly as the engine last
+ * told set_object_readable. */
 int64_t iommufd_emu_object_read(uint64_t cookie, uint64_t buf, uint64_t len);
 int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t len);
 

@@ -21,6 +21,7 @@ public enum Errno
     EEXIST = 17,
     ENODEV = 19,
     EINVAL = 22,
+    EMFILE = 24,
     ENOTTY = 25,
     ENOSPC = 28,
     ESPIPE = 29,

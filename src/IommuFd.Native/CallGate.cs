@@ -5,73 +5,91 @@ namespace IommuFd.Native;
 
 /// <summary>
 /// Knows which threads are running engine code, and on which context, with a per-thread slot
-/// instead of shared counters: the hot path is a thread-local store and a load, no locked
+/// instead of shared counters: entering is a thread-local load and two stores, no locked
 /// instruction. The rare sides pay for the ordering with a process-wide memory barrier
 /// (membarrier), as in an asymmetric Dekker lock. Two users:
 /// <list type="bullet">
 /// <item>close: a context is disposed only once no thread is inside it (<see cref="NoneInside"/>);</item>
-/// <item>fork: a pthread_atfork prepare handler waits until no thread is inside at all, and
-/// callers arriving meanwhile wait in a native mutex, i.e. outside managed code. So fork() never
-/// copies a half-done change (a held lock, a GC in progress) into a child (docs/fork.md).</item>
+/// <item>fork: <see cref="CloseForFork"/> waits until no thread is inside at all, and callers
+/// arriving meanwhile wait in a native mutex, i.e. outside managed code, until
+/// <see cref="ReopenAfterFork"/>. So fork() never copies a half-done change (a held lock, a GC in
+/// progress) into a child (docs/fork.md, docs/native-boundary.md).</item>
 /// </list>
 /// </summary>
-internal static unsafe class CallGate
+internal sealed unsafe class CallGate
 {
-    /// <summary>Marks a thread inside the engine on no particular context (open, close).</summary>
+    /// <summary>Marks a thread inside the engine on no particular context (open, close, object fds).</summary>
     public const long NoContext = -1;
 
     /// <summary>A fork waits this long for calls to finish, so a stuck call can never hang the parent.</summary>
-    private static readonly long DrainTimeout = Stopwatch.Frequency / 10;
+    public static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromMilliseconds(100);
 
-    public sealed class ThreadSlot
+    internal sealed class ThreadSlot(CallGate owner)
     {
+        public readonly CallGate Owner = owner;
+
         /// <summary>The handle being served, <see cref="NoContext"/>, or 0 when outside.</summary>
-        internal long Current;
-        internal int Generation;
+        public long Current;
     }
 
     [ThreadStatic]
-    private static ThreadSlot? _slot;
+    private static ThreadSlot? t_slot;
 
-    private static readonly Lock RegistryLock = new();
-    private static volatile ThreadSlot[] _registry = [];
-    private static volatile int _forkPending;
-    private static bool _prepared;
-    private static int _generation;
-    private static void* _forkMutex;
+    private readonly Lock _registryLock = new();
+    private readonly long _drainTicks;
+    private readonly void* _forkMutex = NativeMemory.AllocZeroed(64); // all-zero is PTHREAD_MUTEX_INITIALIZER in glibc
+    private volatile ThreadSlot[] _registry = [];
+    private volatile int _forkPending;
 
-    public static void Initialize()
+    public CallGate() : this(DefaultDrainTimeout)
     {
-        _forkMutex = NewMutex();
-        Libc.PthreadAtfork(&Prepare, &Parent, null);
     }
 
-    public static ThreadSlot Slot()
+    public CallGate(TimeSpan drainTimeout) => _drainTicks = (long)(drainTimeout.TotalSeconds * Stopwatch.Frequency);
+
+    /// <summary>The time a call is inside, as a scope: <c>using var _ = gate.Enter(handle);</c>.</summary>
+    public readonly ref struct Scope
     {
-        var slot = _slot;
-        return slot is not null && slot.Generation == _generation ? slot : Register();
+        private readonly ThreadSlot? _slot;
+
+        internal Scope(ThreadSlot? slot) => _slot = slot;
+
+        public void Dispose()
+        {
+            if (_slot is not null)
+                Volatile.Write(ref _slot.Current, 0);
+        }
     }
 
-    /// <summary>Marks the thread inside on <paramref name="handle"/>; false (after waiting out a fork) means retry.</summary>
-    public static bool TryEnter(ThreadSlot slot, long handle)
+    /// <summary>
+    /// Marks this thread inside on <paramref name="handle"/> (after waiting out a fork). A thread
+    /// already inside (the shim closing an object fd from within an ioctl) stays marked as it was.
+    /// </summary>
+    public Scope Enter(long handle)
     {
-        Volatile.Write(ref slot.Current, handle);
-        if (_forkPending == 0)
-            return true;
-        Volatile.Write(ref slot.Current, 0);
-        // Block in native code (preemptive mode) until the fork is over.
-        Libc.PthreadMutexLock(_forkMutex);
-        Libc.PthreadMutexUnlock(_forkMutex);
-        return false;
+        var slot = Slot();
+        if (Volatile.Read(ref slot.Current) != 0)
+            return new Scope(null);
+        while (true)
+        {
+            Volatile.Write(ref slot.Current, handle);
+            if (_forkPending == 0)
+                return new Scope(slot);
+            Volatile.Write(ref slot.Current, 0);
+            // Block in native code (preemptive mode) until the fork is over.
+            Libc.PthreadMutexLock(_forkMutex);
+            Libc.PthreadMutexUnlock(_forkMutex);
+        }
     }
 
-    public static void Leave(ThreadSlot slot) => Volatile.Write(ref slot.Current, 0);
+    /// <summary>The handle this thread is inside on (<see cref="NoContext"/>), or 0 when outside.</summary>
+    public long CurrentHandle => t_slot is { } slot && slot.Owner == this ? Volatile.Read(ref slot.Current) : 0;
 
     /// <summary>
     /// True when no thread is inside on <paramref name="handle"/>. The caller has made the handle
     /// unreachable and issued a full barrier (process-wide when other threads may not have).
     /// </summary>
-    public static bool NoneInside(long handle)
+    public bool NoneInside(long handle)
     {
         foreach (var slot in _registry)
             if (Volatile.Read(ref slot.Current) == handle)
@@ -79,70 +97,45 @@ internal static unsafe class CallGate
         return true;
     }
 
-    /// <summary>In a forked child still using this copy: forget the parent's threads, open the gate.</summary>
-    public static void ResetInChild()
+    /// <summary>
+    /// Fork's prepare handler: holds new callers at the gate and waits (at most the drain
+    /// timeout) until no thread is inside. True when none is.
+    /// </summary>
+    public bool CloseForFork()
     {
-        _forkMutex = NewMutex(); // the old one is still held by the parent's prepare handler
-        _registry = [];
-        Interlocked.Increment(ref _generation);
-        _prepared = false;
-        _forkPending = 0;
+        Libc.PthreadMutexLock(_forkMutex);
+        _forkPending = 1;
+        Interlocked.MemoryBarrierProcessWide(); // every slot store is now visible, or its owner sees _forkPending
+        var deadline = Stopwatch.GetTimestamp() + _drainTicks;
+        var drained = true;
+        foreach (var slot in _registry)
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref slot.Current) != 0 && (drained = Stopwatch.GetTimestamp() < deadline))
+                spin.SpinOnce();
+        }
+        return drained;
     }
 
-    private static ThreadSlot Register()
+    /// <summary>Fork's parent handler: lets held callers in.</summary>
+    public void ReopenAfterFork()
     {
-        var slot = new ThreadSlot { Generation = Volatile.Read(ref _generation) };
-        lock (RegistryLock)
-            _registry = [.. _registry, slot];
-        _slot = slot;
-        return slot;
-    }
-
-    [UnmanagedCallersOnly]
-    private static void Prepare()
-    {
-        // A copy that only relays, or one in a child that has not called it yet (its state is the
-        // parent's, gate closed), has nothing running here to wait for.
-        if (ChildRelay.Active || ForkGuard.InUnhandledChild)
-            return;
-        try
-        {
-            Libc.PthreadMutexLock(_forkMutex);
-            _prepared = true;
-            _forkPending = 1;
-            Interlocked.MemoryBarrierProcessWide(); // every slot store is now visible, or its owner sees _forkPending
-            var deadline = Stopwatch.GetTimestamp() + DrainTimeout;
-            foreach (var slot in _registry)
-            {
-                var spin = new SpinWait();
-                while (Volatile.Read(ref slot.Current) != 0 && Stopwatch.GetTimestamp() < deadline)
-                    spin.SpinOnce();
-            }
-            Engine.PrepareFork();
-        }
-        catch
-        {
-            // Never fail a fork.
-        }
-    }
-
-    [UnmanagedCallersOnly]
-    private static void Parent()
-    {
-        if (!_prepared)
-            return;
-        try
-        {
-            ForkLink.Parent();
-        }
-        catch
-        {
-            // Never fail a fork: the child's inherited fds then answer EIO.
-        }
-        _prepared = false;
         _forkPending = 0;
         Libc.PthreadMutexUnlock(_forkMutex);
     }
 
-    private static void* NewMutex() => NativeMemory.AllocZeroed(64); // all-zero is PTHREAD_MUTEX_INITIALIZER in glibc
+    private ThreadSlot Slot()
+    {
+        var slot = t_slot;
+        return slot is not null && slot.Owner == this ? slot : Register();
+    }
+
+    private ThreadSlot Register()
+    {
+        var slot = new ThreadSlot(this);
+        lock (_registryLock)
+            _registry = [.. _registry, slot];
+        t_slot = slot;
+        return slot;
+    }
 }

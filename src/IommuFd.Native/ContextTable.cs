@@ -6,13 +6,14 @@ namespace IommuFd.Native;
 /// Engine handles → contexts. Look-ups are lock-free; open and close take a lock. A handle is
 /// never reused (a serial number is part of it), so a stale handle is EBADF, not someone else's
 /// context. Close may race ioctls on the same handle: the context is disposed by whoever sees
-/// last, through <see cref="CallGate"/>, that no thread is inside it any more.
+/// last, through the <see cref="CallGate"/>, that no thread is inside it any more.
 /// </summary>
 /// <remarks>
 /// Handle layout (always positive): bits 0-23 slot, 24-47 serial, 48-62 the fork epoch of the
-/// table that issued it, so a handle inherited across fork() can be told from a garbage one.
+/// table that issued it, so a handle inherited across fork() can be told from a garbage one
+/// (object fd cookies carry the epoch in the same bits: <see cref="EpochOf"/> reads both).
 /// </remarks>
-internal sealed class ContextTable(int epoch)
+internal sealed class ContextTable(int epoch, CallGate gate)
 {
     public const int MaxEpoch = (1 << 15) - 1;
     private const int SlotBits = 24;
@@ -40,7 +41,15 @@ internal sealed class ContextTable(int epoch)
     /// <summary>Contexts open now (read without the lock: fork preparation only needs a hint).</summary>
     public int LiveCount => Volatile.Read(ref _live);
 
-    public static int EpochOf(long handle) => (int)(handle >> 48);
+    /// <summary>Where handles and object fd cookies keep the epoch that issued them.</summary>
+    public const int EpochShift = 48;
+
+    public static int EpochOf(long handle) => (int)(handle >> EpochShift);
+
+    public static int EpochOf(ulong cookie) => (int)(cookie >> EpochShift);
+
+    /// <summary>The epoch a forked child of an engine in <paramref name="epoch"/> starts (the last one repeats).</summary>
+    public static int NextEpoch(int epoch) => Math.Min(epoch + 1, MaxEpoch);
 
     /// <summary>Registers a context; its handle, or 0 when every slot is taken.</summary>
     public long Add(IommufdContext context)
@@ -65,7 +74,7 @@ internal sealed class ContextTable(int epoch)
                 slot = _slotsUsed++;
             }
             _serial = (_serial & SerialMask) == SerialMask ? 1 : _serial + 1;
-            var handle = ((long)Epoch << 48) | (_serial << SlotBits) | (long)slot;
+            var handle = ((long)Epoch << EpochShift) | (_serial << SlotBits) | (long)slot;
             Volatile.Write(ref _slots[slot], new Entry(handle, context));
             _live++;
             return handle;
@@ -109,15 +118,15 @@ internal sealed class ContextTable(int epoch)
     /// Called after a call on a closed entry has left the gate: disposes the context if nobody is
     /// inside any more. Whoever comes last disposes; several may try, exactly one does.
     /// </summary>
-    public static void AfterLeavingClosed(Entry entry)
+    public void AfterLeavingClosed(Entry entry)
     {
         Interlocked.MemoryBarrier(); // our Leave before our scan, for the other leavers
         TryDispose(entry);
     }
 
-    private static void TryDispose(Entry entry)
+    private void TryDispose(Entry entry)
     {
-        if (CallGate.NoneInside(entry.Handle) && Interlocked.Exchange(ref entry.Disposed, 1) == 0)
+        if (gate.NoneInside(entry.Handle) && Interlocked.Exchange(ref entry.Disposed, 1) == 0)
             entry.Context.Dispose();
     }
 }

@@ -3,104 +3,72 @@ using System.Runtime.InteropServices;
 namespace IommuFd.Native;
 
 /// <summary>
-/// The C ABI of native/preload/iommufd_emu.h. Nothing may unwind into C: every export catches
-/// everything and answers with an errno (ENOMEM for out-of-memory, EIO for anything else).
+/// The C ABI of native/preload/iommufd_emu.h: each export is one line of routing into the route
+/// of the current epoch. Nothing may unwind into C: an escaped exception becomes an errno
+/// (<see cref="NativeResult.FromException"/>), or is dropped where C expects no result.
 /// </summary>
 internal static unsafe class Exports
 {
-    private const int EIO = 5;
-    private const int ENOMEM = 12;
-
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_init")]
     public static int Init(HostCallbacks* host)
     {
-        try
-        {
-            return Engine.Initialize(host);
-        }
-        catch (Exception e)
-        {
-            return Failure(e);
-        }
+        try { return Routing.Initialize(host, epoch: 0, enginePath: null); }
+        catch (Exception e) { return NativeResult.FromException(e); }
     }
+
+    /// <summary>Engine to engine only: a fresh copy started in a forked child (<see cref="Fork.EngineCopy"/>).</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_init_relay")]
+    public static int InitRelay(HostCallbacks* host, int epoch, byte* enginePath)
+    {
+        try { return Routing.Initialize(host, epoch, enginePath); }
+        catch (Exception e) { return NativeResult.FromException(e); }
+    }
+
+    // ---- an iommufd context ----
 
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_open")]
     public static long Open()
     {
-        try
-        {
-            return Engine.Open();
-        }
-        catch (Exception e)
-        {
-            return Failure(e);
-        }
+        try { return Routing.Current.Open(); }
+        catch (Exception e) { return NativeResult.FromException(e); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_ioctl")]
     public static int Ioctl(long context, ulong command, ulong arg)
     {
-        try
-        {
-            return Engine.Ioctl(context, command, arg);
-        }
-        catch (Exception e)
-        {
-            return Failure(e);
-        }
+        try { return Routing.Current.Ioctl(context, command, arg); }
+        catch (Exception e) { return NativeResult.FromException(e); }
     }
 
+    /// <summary>Closing cannot report failure; a context that failed to tear down is leaked.</summary>
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_close")]
     public static void Close(long context)
     {
-        try
-        {
-            Engine.Close(context);
-        }
-        catch
-        {
-            // Closing cannot report failure; a context that failed to tear down is leaked.
-        }
+        try { Routing.Current.Close(context); }
+        catch { }
     }
 
+    // ---- object fds ----
+
+    /// <summary>Releasing cannot report failure; the object is leaked.</summary>
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_release_object")]
     public static void ReleaseObject(ulong cookie)
     {
-        try
-        {
-            Engine.ReleaseObject(cookie);
-        }
-        catch
-        {
-            // Releasing cannot report failure; the object is leaked.
-        }
+        try { Routing.Current.ReleaseObject(cookie); }
+        catch { }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_object_read")]
     public static long ObjectRead(ulong cookie, ulong buffer, ulong length)
     {
-        try
-        {
-            return Engine.ObjectRead(cookie, buffer, length);
-        }
-        catch (Exception e)
-        {
-            return Failure(e);
-        }
+        try { return Routing.Current.ObjectRead(cookie, buffer, length); }
+        catch (Exception e) { return NativeResult.FromException(e); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_object_write")]
     public static long ObjectWrite(ulong cookie, ulong buffer, ulong length)
     {
-        try
-        {
-            return Engine.ObjectWrite(cookie, buffer, length);
-        }
-        catch (Exception e)
-        {
-            return Failure(e);
-        }
+        try { return Routing.Current.ObjectWrite(cookie, buffer, length); }
+        catch (Exception e) { return NativeResult.FromException(e); }
     }
-
-    private static int Failure(Exception e) => e is OutOfMemoryException ? -ENOMEM : -EIO;
 }

@@ -32,7 +32,7 @@ internal sealed unsafe class IoctlTracer
     public void Record(IoctlEvent e)
     {
         var line = new StringBuilder(160)
-            .Append(ForkGuard.Pid.ToString(CultureInfo.InvariantCulture)).Append(' ')
+            .Append(Libc.GetPid().ToString(CultureInfo.InvariantCulture)).Append(' ')
             .Append(e.Name).Append(' ')
             .Append(e.Input)
             .Append(" -> ").Append(e.Result.ToString(CultureInfo.InvariantCulture)).Append(' ')

@@ -12,18 +12,18 @@ namespace IommuFd.Native;
 /// </summary>
 /// <remarks>
 /// Cookies carry the engine epoch in bits 48-62 (as context handles do): an object fd inherited
-/// across fork() names the parent's object, never one of a child's. Each object fd also keeps the
+/// across fork() names the parent's object, never one of a child's (Fork/ChildRoute answers for those). Each object fd also keeps the
 /// context it was created from open (the shim holds a reference), as the kernel's access fd does.
 /// </remarks>
-internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : IObjectFiles
+internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch, CallGate gate) : IObjectFiles
 {
     private const ulong SerialMask = (1UL << 48) - 1;
 
     private readonly delegate* unmanaged<long, ulong, int> _openFd = host->OpenObjectFd;
     private readonly delegate* unmanaged<int, long> _lookupFd = host->LookupObjectFd;
     private readonly delegate* unmanaged<int, int> _closeFd = host->CloseFd;
-    private readonly delegate* unmanaged<ulong, int, void> _setReadable = host->HasObjectReadiness ? host->SetObjectReadable : null;
-    private readonly ulong _epochBits = (ulong)epoch << 48;
+    private readonly delegate* unmanaged<ulong, int, void> _setReadable = host->SetObjectReadable;
+    private readonly ulong _epochBits = (ulong)epoch << ContextTable.EpochShift;
     private readonly Lock _lock = new();
     private readonly Dictionary<ulong, (object Target, Action OnLastClose)> _objects = [];
 
@@ -54,7 +54,7 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
             _objects[cookie] = (target, onLastClose);
             _registrations[target] = new Registration(cookie);
         }
-        var context = Volatile.Read(ref CallGate.Slot().Current); // the handle being served
+        var context = gate.CurrentHandle; // the handle being served
         var rc = _openFd(context, cookie);
         lock (_lock)
         {
@@ -65,7 +65,7 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
                 return (Errno)(-rc);
             }
             // Readiness reported before the shim had the fd was ignored there: say it again.
-            if (_setReadable is not null && _registrations.TryGetValue(target, out var registration) &&
+            if (_registrations.TryGetValue(target, out var registration) &&
                 registration.Cookie == cookie && registration.Readable)
                 _setReadable(cookie, 1);
         }
@@ -86,9 +86,6 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
             return _objects.TryGetValue(cookie, out var entry) ? entry.Target : null;
     }
 
-    /// <summary>True for a cookie of an earlier epoch: an object fd inherited across fork().</summary>
-    public bool IsInherited(ulong cookie) => cookie >> 48 < _epochBits >> 48;
-
     /// <summary>Closes through the shim (its table must see it); the close action runs on this thread when it was the last fd.</summary>
     public Errno Close(int fd)
     {
@@ -97,14 +94,12 @@ internal sealed unsafe class ShimObjectFiles(HostCallbacks* host, int epoch) : I
     }
 
     /// <summary>
-    /// Makes the target's fds poll readable or not (a shim without set_object_readable: never).
+    /// Makes the target's fds poll readable or not.
     /// The shim is told under the lock, so its calls keep the order of the changes, also against
     /// the repeat in <see cref="Open"/>; it never calls back into the engine.
     /// </summary>
     public void SetReadable(object target, bool readable)
     {
-        if (_setReadable is null)
-            return;
         lock (_lock)
         {
             if (!_registrations.TryGetValue(target, out var registration) || registration.Readable == readable)

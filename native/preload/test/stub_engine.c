@@ -1,5 +1,8 @@
 /* stub_engine.c - trivial stand-in for the IommuFd.NET engine (tests only). */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
@@ -14,14 +17,51 @@ static atomic_int live;
 static atomic_int next_handle;
 static atomic_bool open_ctx[MAX_CTX];
 
+/* A call gate like the real engine's, for the fork-ordering test: while armed, the stub's fork
+ * prepare handler waits (up to GATE_WAIT_NS) for every STUB_SLOW_OBJECT call to leave. */
+#define GATE_WAIT_NS 2000000000ll
+EXPORT struct stub_gate stub_gate;
+
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+static void gate_prepare(void)
+{
+	if (!atomic_load(&stub_gate.armed))
+		return;
+	atomic_store(&stub_gate.prepare_started, 1);
+	int64_t deadline = now_ns() + GATE_WAIT_NS;
+	while (atomic_load(&stub_gate.inside) && now_ns() < deadline)
+		sched_yield();
+	if (atomic_load(&stub_gate.inside))
+		atomic_fetch_add(&stub_gate.timeouts, 1);
+}
+
+/* Inside the engine, waits for a fork to start, then opens an object fd. */
+static int slow_object(int64_t ctx, uint64_t cookie)
+{
+	atomic_fetch_add(&stub_gate.inside, 1);
+	int64_t deadline = now_ns() + 2 * GATE_WAIT_NS;
+	while (!atomic_load(&stub_gate.prepare_started) && now_ns() < deadline)
+		sched_yield();
+	int fd = host->open_object_fd(ctx, cookie);
+	atomic_fetch_sub(&stub_gate.inside, 1);
+	return fd;
+}
+
 /* Lets the benchmark call the shim's copy routines directly. */
 EXPORT const struct iommufd_emu_host *stub_engine_host(void) { return host; }
 
 EXPORT int iommufd_emu_init(const struct iommufd_emu_host *h)
 {
-	if (!h || h->size < sizeof(*h) || h->version != 1)
+	if (!h)
 		return -EINVAL;
 	host = h;
+	pthread_atfork(gate_prepare, NULL, NULL);
 	return 0;
 }
 
@@ -56,6 +96,12 @@ EXPORT int iommufd_emu_ioctl(int64_t ctx, uint64_t cmd, uint64_t arg)
 			return -EFAULT;
 		return host->open_object_fd(ctx, cookie);
 	}
+	case STUB_SLOW_OBJECT: {
+		uint64_t cookie;
+		if (host->copy_from_user(&cookie, arg, sizeof(cookie)))
+			return -EFAULT;
+		return slow_object(ctx, cookie);
+	}
 	case STUB_READABLE: {
 		struct stub_readable r;
 		if (host->copy_from_user(&r, arg, sizeof(r)))
@@ -83,7 +129,6 @@ EXPORT void iommufd_emu_release_object(uint64_t cookie)
 	stub_objects.released = cookie;
 }
 
-#ifndef STUB_NO_OBJECT_RW /* the _norw build lacks these exports */
 static void note(int *count, uint64_t cookie, uint64_t buf, uint64_t len)
 {
 	(*count)++;
@@ -118,4 +163,3 @@ EXPORT int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t 
 	stub_objects.stored = (uint32_t)n;
 	return (int64_t)n;
 }
-#endif

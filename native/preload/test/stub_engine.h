@@ -19,6 +19,16 @@ struct stub_info { uint32_t size; uint32_t live; int64_t handle; };
 struct stub_readable { uint64_t cookie; int32_t readable; uint32_t pad; };
 #define STUB_READABLE _IO(IOMMUFD_TYPE, 0xf2)
 
+/* Debug: marks the thread inside the engine, waits until a fork's prepare handlers have started
+ * (stub_gate), then opens an object fd for the cookie *(uint64_t *)arg; returns the fd. */
+#define STUB_SLOW_OBJECT _IO(IOMMUFD_TYPE, 0xf3)
+struct stub_gate {                 /* exported as "stub_gate" */
+	_Atomic int armed;         /* the prepare handler waits for calls inside */
+	_Atomic int inside;        /* STUB_SLOW_OBJECT calls running */
+	_Atomic int prepare_started;
+	_Atomic int timeouts;      /* forks that went ahead with a call inside */
+};
+
 /* Object fd read/write: a write stores up to sizeof(data) bytes (short write
  * beyond that), a read hands them back. STUB_COOKIE_EAGAIN fails both. */
 #define STUB_COOKIE_EAGAIN 0xea9a1e5ull

@@ -1,13 +1,14 @@
 using IommuFd.Core;
 
-namespace IommuFd.Native;
+namespace IommuFd.Native.Fork;
 
 /// <summary>
-/// The parent's side of <see cref="ForkLink"/>: one background thread polls every child's link
-/// and runs each request through <see cref="Engine.IoctlFor"/>, as the child's process. A link
-/// closes when its child (and any grandchild holding it) has exited or closed it.
+/// The parent's side of <see cref="ForkLink"/>: one background thread (started with the first
+/// link) polls every child's link and runs each request through
+/// <see cref="LocalEngine.ServeForChild"/>, as the child's process. A link closes when its child
+/// (and any grandchild holding it) has exited or closed it.
 /// </summary>
-internal static unsafe class ForkLinkServer
+internal sealed unsafe class ForkLinkServer(LocalEngine engine)
 {
     private sealed class Link(int fd)
     {
@@ -16,16 +17,16 @@ internal static unsafe class ForkLinkServer
         public IommuHost? Caller;
     }
 
-    private static readonly Lock Sync = new();
-    private static readonly List<Link> Links = [];
-    private static int _wake = -1;
-    private static Thread? _thread;
+    private readonly Lock _sync = new();
+    private readonly List<Link> _links = [];
+    private int _wake = -1;
+    private Thread? _thread;
 
-    public static void Add(int fd)
+    public void Add(int fd)
     {
-        lock (Sync)
+        lock (_sync)
         {
-            Links.Add(new Link(fd));
+            _links.Add(new Link(fd));
             if (_thread is null)
             {
                 _wake = Libc.EventFd(0, Libc.EfdCloexec);
@@ -36,7 +37,7 @@ internal static unsafe class ForkLinkServer
         Wake();
     }
 
-    private static void Wake()
+    private void Wake()
     {
         if (_wake < 0)
             return;
@@ -44,13 +45,13 @@ internal static unsafe class ForkLinkServer
         Libc.Write(_wake, (byte*)&one, sizeof(ulong));
     }
 
-    private static void Run()
+    private void Run()
     {
         while (true)
         {
             Link[] links;
-            lock (Sync)
-                links = [.. Links];
+            lock (_sync)
+                links = [.. _links];
             var fds = new Libc.PollFd[links.Length + 1];
             fds[0] = new Libc.PollFd { Fd = _wake, Events = Libc.PollIn };
             for (var i = 0; i < links.Length; i++)
@@ -69,8 +70,8 @@ internal static unsafe class ForkLinkServer
             {
                 if (fds[i + 1].Revents != 0 && !Serve(links[i]))
                 {
-                    lock (Sync)
-                        Links.Remove(links[i]);
+                    lock (_sync)
+                        _links.Remove(links[i]);
                     Libc.Close(links[i].Fd);
                 }
             }
@@ -78,34 +79,33 @@ internal static unsafe class ForkLinkServer
     }
 
     /// <summary>One request; false when the link is finished (the child end is gone).</summary>
-    private static bool Serve(Link link)
+    private bool Serve(Link link)
     {
         ForkLink.Request request;
         var got = Libc.Recv(link.Fd, &request, (nuint)sizeof(ForkLink.Request), 0);
         if (got <= 0)
             return false;
-        int result;
-        if (got != sizeof(ForkLink.Request) || request.Pid <= 0)
-        {
-            result = -(int)Errno.EINVAL;
-        }
-        else
+        var result = got != sizeof(ForkLink.Request) || request.Pid <= 0
+            ? NativeResult.Of(Errno.EINVAL)
+            : Execute(link, request);
+        Libc.Send(link.Fd, &result, sizeof(int), Libc.MsgNoSignal);
+        return true;
+    }
+
+    private int Execute(Link link, in ForkLink.Request request)
+    {
+        try
         {
             if (link.Caller is null || link.Pid != request.Pid)
             {
-                link.Caller = Engine.HostForChild(request.Pid);
+                link.Caller = engine.HostForChild(request.Pid);
                 link.Pid = request.Pid;
             }
-            try
-            {
-                result = link.Caller is { } caller ? Engine.IoctlFor(caller, request.Handle, request.Command, request.Argument) : -(int)Errno.EIO;
-            }
-            catch (Exception e)
-            {
-                result = e is OutOfMemoryException ? -(int)Errno.ENOMEM : -(int)Errno.EIO;
-            }
+            return engine.ServeForChild(link.Caller, request.Handle, request.Command, request.Argument);
         }
-        Libc.Send(link.Fd, &result, sizeof(int), Libc.MsgNoSignal);
-        return true;
+        catch (Exception e)
+        {
+            return NativeResult.FromException(e);
+        }
     }
 }

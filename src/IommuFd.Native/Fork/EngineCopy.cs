@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace IommuFd.Native;
+namespace IommuFd.Native.Fork;
 
 /// <summary>
-/// In a child forked from a process that had the engine loaded, every call is handed to a fresh
-/// copy of the engine, loaded from a memfd copy of this very file, with a runtime of its own.
+/// A fresh copy of the engine, loaded in a forked child from a memfd copy of this very file,
+/// with a runtime of its own; once loaded, a route that forwards every call to it.
 /// </summary>
 /// <remarks>
 /// Why: the child's copy of this runtime still lists the parent's threads in the state fork() caught
@@ -16,75 +16,47 @@ namespace IommuFd.Native;
 /// the question: once relaying, this copy only forwards (it never allocates, so it never collects),
 /// and the new copy's runtime knows only the child's threads. Costs one engine start per child
 /// that uses /dev/iommu (about 1 ms) and one extra indirect call per ioctl in such a child.
-/// Nothing here allocates managed memory: it runs in the child, on the inherited runtime.
+/// Nothing here allocates managed memory: it runs in the child, on the inherited runtime (the
+/// object itself is made in the parent, before the fork).
 /// </remarks>
-internal static unsafe class ChildRelay
+internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePath) : IEngineRoute
 {
-    private const int EINVAL = 22;
+    private delegate* unmanaged<long> _open;
+    private delegate* unmanaged<long, ulong, ulong, int> _ioctl;
+    private delegate* unmanaged<long, void> _close;
+    private delegate* unmanaged<ulong, void> _releaseObject;
+    private delegate* unmanaged<ulong, ulong, ulong, long> _objectRead;
+    private delegate* unmanaged<ulong, ulong, ulong, long> _objectWrite;
 
-    /// <summary>
-    /// What a copy is initialised with: the shim's callbacks, extended (the size and a marker say
-    /// so, as a later shim's struct may grow as large) with the epoch the new copy's handles carry
-    /// and the engine file to copy in turn for its own children.
-    /// </summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct RelayHost
+    public long Open() => _open();
+
+    public int Ioctl(long handle, ulong command, ulong arg) => _ioctl(handle, command, arg);
+
+    public void Close(long handle) => _close(handle);
+
+    public void ReleaseObject(ulong cookie) => _releaseObject(cookie);
+
+    public long ObjectRead(ulong cookie, ulong buffer, ulong length) => _objectRead(cookie, buffer, length);
+
+    public long ObjectWrite(ulong cookie, ulong buffer, ulong length) => _objectWrite(cookie, buffer, length);
+
+    /// <summary>The copy notices its own forks and registered its own fork handlers.</summary>
+    public IEngineRoute ForChild() => this;
+
+    public void PrepareFork()
     {
-        public const int RelayMarker = 0x59414c52; // "RLAY"
-
-        public HostCallbacks Callbacks;
-        public int Epoch;
-        public int Marker;
-        public byte* EnginePath;
-
-        public static bool Is(HostCallbacks* callbacks) =>
-            callbacks->Size >= sizeof(RelayHost) && ((RelayHost*)callbacks)->Marker == RelayMarker;
     }
 
-    private static HostCallbacks* _callbacks;
-    private static byte* _enginePath;
-    private static delegate* unmanaged<long> _open;
-    private static delegate* unmanaged<long, ulong, ulong, int> _ioctl;
-    private static delegate* unmanaged<long, void> _close;
-    private static delegate* unmanaged<ulong, void> _releaseObject;
-    private static delegate* unmanaged<ulong, ulong, ulong, long> _objectRead;
-    private static delegate* unmanaged<ulong, ulong, ulong, long> _objectWrite;
-    private static volatile bool _active;
-
-    public static bool Active => _active;
-
-    /// <summary>Remembers how to start a copy later: the shim's callbacks and this file's path.</summary>
-    public static void Initialize(HostCallbacks* callbacks, byte* enginePath)
+    public void AfterForkInParent()
     {
-        _callbacks = callbacks;
-        _enginePath = enginePath is not null ? enginePath : OwnPath();
     }
-
-    public static long Open() => _open();
-
-    public static int Ioctl(long handle, ulong command, ulong arg) => _ioctl(handle, command, arg);
-
-    public static void Close(long handle) => _close(handle);
-
-    public static void ReleaseObject(ulong cookie)
-    {
-        if (_releaseObject is not null)
-            _releaseObject(cookie);
-    }
-
-    // EINVAL without the export, as the shim answers then.
-    public static long ObjectRead(ulong cookie, ulong buffer, ulong length) =>
-        _objectRead is not null ? _objectRead(cookie, buffer, length) : -EINVAL;
-
-    public static long ObjectWrite(ulong cookie, ulong buffer, ulong length) =>
-        _objectWrite is not null ? _objectWrite(cookie, buffer, length) : -EINVAL;
 
     /// <summary>Loads and starts a fresh copy whose handles carry <paramref name="epoch"/>; false leaves nothing changed.</summary>
-    public static bool TryStart(int epoch)
+    public bool TryLoad(int epoch)
     {
-        if (_enginePath is null)
+        if (enginePath is null)
             return false;
-        var fd = CopyToMemfd(_enginePath);
+        var fd = CopyToMemfd(enginePath);
         if (fd < 0)
             return false;
         // Loaded by its name "/proc/self/fd/<fd>". A grandchild's copy may get the fd number its
@@ -116,27 +88,18 @@ internal static unsafe class ChildRelay
             Libc.Close(fd); // the mapping keeps the file
         if (library == 0)
             return false;
-        var init = (delegate* unmanaged<RelayHost*, int>)Symbol(library, "iommufd_emu_init\0"u8);
+        var init = (delegate* unmanaged<HostCallbacks*, int, byte*, int>)Symbol(library, "iommufd_emu_init_relay\0"u8);
         var open = (delegate* unmanaged<long>)Symbol(library, "iommufd_emu_open\0"u8);
         var ioctl = (delegate* unmanaged<long, ulong, ulong, int>)Symbol(library, "iommufd_emu_ioctl\0"u8);
         var close = (delegate* unmanaged<long, void>)Symbol(library, "iommufd_emu_close\0"u8);
         var releaseObject = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_release_object\0"u8);
         var objectRead = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_read\0"u8);
         var objectWrite = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_write\0"u8);
-        if (init is null || open is null || ioctl is null || close is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
+        if (init is null || open is null || ioctl is null || close is null || releaseObject is null || objectRead is null ||
+            objectWrite is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
             return false; // never relay to ourselves
-        // Kept forever, as the shim keeps its own struct: the copy may hold on to it.
-        var host = (RelayHost*)NativeMemory.AllocZeroed((nuint)sizeof(RelayHost));
-        if (host is null)
-            return false;
-        if (_callbacks is not null) // only as much as the shim passed: an older one passes less
-            Buffer.MemoryCopy(_callbacks, &host->Callbacks, sizeof(HostCallbacks), Math.Min(_callbacks->Size, (uint)sizeof(HostCallbacks)));
-        host->Callbacks.Size = (uint)sizeof(RelayHost);
-        host->Callbacks.Version = HostCallbacks.CurrentVersion;
-        host->Epoch = epoch;
-        host->Marker = RelayHost.RelayMarker;
-        host->EnginePath = _enginePath;
-        if (init(host) != 0)
+        // The shim's callbacks stay valid forever: the copy uses them as they are.
+        if (init(callbacks, epoch, enginePath) != 0)
             return false;
         _open = open;
         _ioctl = ioctl;
@@ -144,7 +107,6 @@ internal static unsafe class ChildRelay
         _releaseObject = releaseObject;
         _objectRead = objectRead;
         _objectWrite = objectWrite;
-        _active = true;
         return true;
     }
 
@@ -190,7 +152,7 @@ internal static unsafe class ChildRelay
     }
 
     /// <summary>This library's file, from the dynamic loader (kept in native memory for the children).</summary>
-    private static byte* OwnPath()
+    public static byte* OwnPath()
     {
         Libc.DlInfo info;
         var self = (nint)(delegate* unmanaged<long>)&Exports.Open;
