@@ -41,27 +41,29 @@ public sealed partial class IoPageTable
 
     /// <summary>
     /// Replaces the allowed list. Each range needs start &lt; last and may not overlap another
-    /// (EINVAL); none may intersect reserved IOVA (EADDRINUSE). All or nothing.
+    /// (EINVAL, <see cref="AllowedRangeSet"/>); none may intersect reserved IOVA (EADDRINUSE). All or nothing.
     /// </summary>
     public Errno SetAllowed(IReadOnlyList<IovaRange> ranges)
     {
-        var sorted = new List<IovaRange>(ranges.Count);
+        var set = new AllowedRangeSet();
         foreach (var r in ranges)
         {
-            if (r.Start >= r.Last)
-                return Errno.EINVAL;
-            sorted.Add(r);
+            var rc = set.Add(r);
+            if (rc != Errno.Ok)
+                return rc;
         }
-        sorted.Sort((a, b) => a.Start.CompareTo(b.Start));
-        for (var i = 1; i < sorted.Count; i++)
-            if (sorted[i].Start <= sorted[i - 1].Last)
-                return Errno.EINVAL;
+        return SetAllowed(set);
+    }
+
+    /// <summary>Replaces the allowed list with checked ranges: EADDRINUSE when one intersects reserved IOVA.</summary>
+    public Errno SetAllowed(AllowedRangeSet ranges)
+    {
         lock (_lock)
         {
-            foreach (var r in sorted)
+            foreach (var r in ranges.Ranges)
                 if (ReservedIntersects(r))
                     return Errno.EADDRINUSE;
-            _allowed = sorted;
+            _allowed = [.. ranges.Ranges];
             return Errno.Ok;
         }
     }

@@ -15,6 +15,9 @@ public sealed class FaultQueue : IommufdObject
     private readonly Dictionary<uint, FaultGroup> _read = [];
     private uint _lastCookie;
 
+    /// <summary>The descriptor naming the queue, once opened (closed again if the creation is aborted).</summary>
+    internal (IObjectFiles Files, int Fd)? File { get; set; }
+
     public override ObjectKind Kind => ObjectKind.Fault;
 
     /// <summary>
@@ -133,6 +136,13 @@ public sealed class FaultQueue : IommufdObject
         }
         foreach (var group in dropped)
             group.Answer(PageResponseCode.Invalid);
+    }
+
+    protected internal override void OnAbort()
+    {
+        if (File is { } open)
+            open.Files.Close(open.Fd);
+        OnDestroy();
     }
 
     protected internal override void OnDestroy()

@@ -37,8 +37,7 @@ public sealed class EngineUnderTest
 
     public AddressSpace.IoPageTable Table(int index)
     {
-        Context.Objects.TryHold<Ioas>(Ioases[index], out var ioas).ThrowIfError("hold IOAS");
-        Context.Objects.Release(ioas);
+        var ioas = Context.Objects.Peek<Ioas>(Ioases[index]);
         return ioas.PageTable;
     }
 
