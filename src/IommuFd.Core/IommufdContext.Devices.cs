@@ -49,37 +49,45 @@ public sealed partial class IommufdContext
     /// compatible automatic HWPT is reused, else a new one is created and filled. EBUSY when the
     /// device is already attached, ENOENT for unknown IDs, EINVAL for an object of another kind.
     /// </summary>
-    public Errno AttachDevice(DeviceId deviceId, ObjectId ptId, out HwptId hwptId)
-    {
-        hwptId = default;
-        using var device = Objects.Hold<Device>(deviceId);
-        if (!device.Held)
-            return device.Status;
-        lock (_attachLock)
-        {
-            if (device.Value.Attached is not null)
-                return Errno.EBUSY;
-            using var pt = Objects.Hold<IommufdObject>(ptId);
-            if (!pt.Held)
-                return pt.Status;
-            Hwpt? hwpt = null;
-            var rc = pt.Value switch
+    public Errno AttachDevice(DeviceId deviceId, ObjectId ptId, out HwptId hwptId) =>
+        ChangeAttachment(deviceId, ptId, device => device.Attached is null ? Errno.Ok : Errno.EBUSY,
+            (Device device, IommufdObject pt, out Hwpt? hwpt) =>
             {
-                Hwpt h => AttachToHwptLocked(device.Value, hwpt = h),
-                Ioas ioas => AttachAutoLocked(device.Value, ioas, out hwpt),
-                _ => Errno.EINVAL,
-            };
-            if (rc == Errno.Ok)
-                hwptId = hwpt!.TypedId;
-            return rc;
-        }
-    }
+                hwpt = pt as Hwpt;
+                return pt switch
+                {
+                    Hwpt h => AttachToHwptLocked(device, h),
+                    Ioas ioas => AttachAutoLocked(device, ioas, out hwpt),
+                    _ => Errno.EINVAL,
+                };
+            }, out hwptId);
 
     /// <summary>
     /// Moves an attached device (with its group) to another HWPT or IOAS without a window where
     /// its DMA is unmapped. EINVAL when not attached; replacing with the current HWPT is a no-op.
     /// </summary>
-    public Errno ReplaceDevice(DeviceId deviceId, ObjectId ptId, out HwptId hwptId)
+    public Errno ReplaceDevice(DeviceId deviceId, ObjectId ptId, out HwptId hwptId) =>
+        ChangeAttachment(deviceId, ptId, device => device.Attached is null ? Errno.EINVAL : Errno.Ok,
+            (Device device, IommufdObject pt, out Hwpt? target) =>
+            {
+                target = pt as Hwpt;
+                var rc = pt switch
+                {
+                    Hwpt => Errno.Ok,
+                    Ioas ioas => FindOrCreateAutoForReplaceLocked(device, ioas, out target),
+                    _ => Errno.EINVAL,
+                };
+                return rc == Errno.Ok ? ReplaceLocked(device, device.Attached!, target!) : rc;
+            }, out hwptId);
+
+    private delegate Errno AttachmentChange(Device device, IommufdObject pt, out Hwpt? hwpt);
+
+    /// <summary>
+    /// What attach and replace share, in the kernel's order: the device is looked up (ENOENT), the
+    /// attach lock taken, the device's state checked (<paramref name="check"/>), then the target
+    /// (an HWPT or an IOAS) looked up (ENOENT) and the change made under the lock.
+    /// </summary>
+    private Errno ChangeAttachment(DeviceId deviceId, ObjectId ptId, Func<Device, Errno> check, AttachmentChange change, out HwptId hwptId)
     {
         hwptId = default;
         using var device = Objects.Hold<Device>(deviceId);
@@ -87,23 +95,15 @@ public sealed partial class IommufdContext
             return device.Status;
         lock (_attachLock)
         {
-            if (device.Value.Attached is not { } current)
-                return Errno.EINVAL;
+            var rc = check(device.Value);
+            if (rc != Errno.Ok)
+                return rc;
             using var pt = Objects.Hold<IommufdObject>(ptId);
             if (!pt.Held)
                 return pt.Status;
-            Hwpt? target = null;
-            var rc = pt.Value switch
-            {
-                Hwpt h => Ok(target = h),
-                Ioas ioas => FindOrCreateAutoForReplaceLocked(device.Value, ioas, out target),
-                _ => Errno.EINVAL,
-            };
-            if (rc != Errno.Ok)
-                return rc;
-            rc = ReplaceLocked(device.Value, current, target!);
+            rc = change(device.Value, pt.Value, out var hwpt);
             if (rc == Errno.Ok)
-                hwptId = target!.TypedId;
+                hwptId = hwpt!.TypedId;
             return rc;
         }
     }
@@ -118,8 +118,6 @@ public sealed partial class IommufdContext
             DetachLocked(device.Value);
         return Errno.Ok;
     }
-
-    private static Errno Ok(Hwpt _) => Errno.Ok;
 
     /// <summary>Tries each automatic HWPT of the IOAS (EINVAL means "incompatible, next"), else makes one.</summary>
     private Errno AttachAutoLocked(Device device, Ioas ioas, out Hwpt? hwpt)

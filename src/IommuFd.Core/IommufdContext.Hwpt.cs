@@ -59,6 +59,7 @@ public sealed partial class IommufdContext
 
     private PendingObject<Hwpt> AllocPagingLocked(Device device, Ioas ioas, HwptAllocFlags flags, IDriverData? data)
     {
+        Debug.Assert(_attachLock.IsHeldByCurrentThread);
         if ((flags & ~HwptAllocFlags.Known) != 0)
             return new PendingObject<Hwpt>(Errno.EOPNOTSUPP);
         if (flags.HasFlag(HwptAllocFlags.DirtyTracking) && !device.Driver.SupportsDirtyTracking(device))
@@ -70,6 +71,7 @@ public sealed partial class IommufdContext
 
     private PendingObject<Hwpt> AllocNestedLocked(Device device, HwptPaging parent, HwptAllocFlags flags, IDriverData? data)
     {
+        Debug.Assert(_attachLock.IsHeldByCurrentThread);
         if ((flags & ~(HwptAllocFlags.FaultIdValid | HwptAllocFlags.Pasid)) != 0 || data is null)
             return new PendingObject<Hwpt>(Errno.EOPNOTSUPP);
         if (parent.AutoDomain || !parent.NestParent || !ReferenceEquals(parent.Driver, device.Driver))

@@ -80,24 +80,21 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>MD_CHECK_IOTLB: IOTLB entry <paramref name="entry"/> of a mock nested HWPT must hold <paramref name="expected"/>.</summary>
-    public Errno CheckMockIotlb(ObjectId hwptId, uint entry, uint expected)
-    {
-        using var nested = Objects.Hold<HwptNested>(hwptId);
-        if (!nested.Held)
-            return nested.Status;
-        if (nested.Value.Domain is not MockNestedDomain mock)
-            return Errno.EINVAL;
-        return entry < MockNestedDomain.IotlbEntries && mock.Iotlb((int)entry) == expected ? Errno.Ok : Errno.EINVAL;
-    }
+    public Errno CheckMockIotlb(ObjectId hwptId, uint entry, uint expected) =>
+        CheckMockValue<HwptNested>(hwptId, expected, nested =>
+            nested.Domain is MockNestedDomain mock && entry < MockNestedDomain.IotlbEntries ? mock.Iotlb((int)entry) : null);
 
     /// <summary>DEV_CHECK_CACHE: cache entry <paramref name="index"/> of a mock device must hold <paramref name="expected"/>.</summary>
-    public Errno CheckMockDeviceCache(DeviceId deviceId, uint index, uint expected)
+    public Errno CheckMockDeviceCache(DeviceId deviceId, uint index, uint expected) =>
+        CheckMockValue<Device>(deviceId, expected, device =>
+            device.DriverState is MockDeviceState state && index < MockDeviceState.CacheCount ? state.Cache[index] : null);
+
+    /// <summary>ENOENT when no <typeparamref name="T"/> has the ID; EINVAL unless <paramref name="read"/> finds <paramref name="expected"/>.</summary>
+    private Errno CheckMockValue<T>(ObjectId id, uint expected, Func<T, uint?> read) where T : IommufdObject
     {
-        using var device = Objects.Hold<Device>(deviceId);
-        if (!device.Held)
-            return device.Status;
-        if (device.Value.DriverState is not MockDeviceState state)
-            return Errno.EINVAL;
-        return index < MockDeviceState.CacheCount && state.Cache[index] == expected ? Errno.Ok : Errno.EINVAL;
+        using var obj = Objects.Hold<T>(id);
+        if (!obj.Held)
+            return obj.Status;
+        return read(obj.Value) == expected ? Errno.Ok : Errno.EINVAL;
     }
 }

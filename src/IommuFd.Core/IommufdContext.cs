@@ -75,7 +75,19 @@ public sealed partial class IommufdContext : IDisposable
     /// IOMMU_IOAS_MAP: maps user memory [userAddress, +length). Checked before the IOAS is looked up,
     /// in the kernel's order: an all-ones IOVA or length EOVERFLOW, no access EINVAL.
     /// </summary>
-    public Errno Map(IoasId id, ulong userAddress, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null)
+    public Errno Map(IoasId id, ulong userAddress, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null) =>
+        MapMemory(id, fd: null, userAddress, length, prot, placement, ref iova, caller);
+
+    /// <summary>
+    /// IOMMU_IOAS_MAP_FILE: maps file bytes [start, +length) of descriptor <paramref name="fd"/>.
+    /// The request checks of <see cref="Map"/>, then ENOENT for an unknown IOAS, EBADF for an
+    /// unknown descriptor, EINVAL past the end of file.
+    /// </summary>
+    public Errno MapFile(IoasId id, int fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null) =>
+        MapMemory(id, fd, start, length, prot, placement, ref iova, caller);
+
+    /// <summary>MAP (<paramref name="fd"/> null: <paramref name="start"/> is a user address) or MAP_FILE (a file offset).</summary>
+    private Errno MapMemory(IoasId id, int? fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller)
     {
         var rc = CheckMapRequest(iova, length, prot);
         if (rc != Errno.Ok)
@@ -84,31 +96,20 @@ public sealed partial class IommufdContext : IDisposable
         if (!ioas.Held)
             return ioas.Status;
         // The memory is the caller's (a forked child's, for an inherited fd), as current->mm is the kernel's.
-        return ioas.Value.PageTable.MapUser(caller ?? Host, AccountMode, userAddress, length, prot | IoProt.Cache,
-            placement == IovaPlacement.Automatic, ref iova);
-    }
-
-    /// <summary>
-    /// IOMMU_IOAS_MAP_FILE: maps file bytes [start, +length) of descriptor <paramref name="fd"/>.
-    /// The request checks of <see cref="Map"/>, then ENOENT for an unknown IOAS, EBADF for an
-    /// unknown descriptor, EINVAL past the end of file.
-    /// </summary>
-    public Errno MapFile(IoasId id, int fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null)
-    {
-        var rc = CheckMapRequest(iova, length, prot);
-        if (rc != Errno.Ok)
-            return rc;
-        using var ioas = Objects.Hold<Ioas>(id);
-        if (!ioas.Held)
-            return ioas.Status;
         var host = caller ?? Host;
-        rc = host.FileMemory.MapFile(fd, start, length, prot.HasFlag(IoProt.Write), out var address, out var mapping);
-        if (rc != Errno.Ok)
-            return rc;
+        var address = start;
+        IDisposable? mapping = null;
+        if (fd is { } file)
+        {
+            rc = host.FileMemory.MapFile(file, start, length, prot.HasFlag(IoProt.Write), out address, out var fileMapping);
+            if (rc != Errno.Ok)
+                return rc;
+            mapping = fileMapping;
+        }
         rc = ioas.Value.PageTable.MapUser(host, AccountMode, address, length, prot | IoProt.Cache,
             placement == IovaPlacement.Automatic, ref iova, mapping);
         if (rc != Errno.Ok)
-            mapping.Dispose();
+            mapping?.Dispose();
         return rc;
     }
 

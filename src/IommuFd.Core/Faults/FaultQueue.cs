@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Core.Faults;
@@ -161,6 +162,7 @@ public sealed class FaultQueue : IommufdObject
     /// <summary>Cookies start at 1 (0 would read as "none") and skip any still awaiting an answer.</summary>
     private uint NextCookieLocked()
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         do
             _lastCookie = _lastCookie == uint.MaxValue ? 1 : _lastCookie + 1;
         while (_read.ContainsKey(_lastCookie));

@@ -35,7 +35,7 @@ public sealed class EngineUnderTest
     public Errno LastErrno { get; set; }
     public ulong LastValue { get; set; }
 
-    public AddressSpace.IoPageTable Table(int index)
+    public IommuFd.Core.AddressSpace.IoPageTable Table(int index)
     {
         var ioas = Context.Objects.Peek<Ioas>(Ioases[index]);
         return ioas.PageTable;
