@@ -44,10 +44,9 @@ internal static class TestCmdHandlers
     {
         var start = cmd.AddReserved.Start;
         var length = cmd.AddReserved.Length;
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(start, length, out var range))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(start, length, out var range);
+        if (rc != Errno.Ok)
+            return rc;
         return context.AddReserved(new IoasId(cmd.Id), range.Start, range.Last);
     }
 

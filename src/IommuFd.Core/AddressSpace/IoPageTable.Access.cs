@@ -39,14 +39,13 @@ public sealed partial class IoPageTable
     public Errno PinForAccess(ulong iova, ulong length, bool write, out AccessPin? pin)
     {
         pin = null;
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, length, out var want))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, length, out var want);
+        if (rc != Errno.Ok)
+            return rc;
         lock (_lock)
         {
             var slices = new List<PinnedSlice>();
-            var rc = CollectAccessPiecesLocked(want, write, requirePageAligned: true, out var pieces);
+            rc = CollectAccessPiecesLocked(want, write, requirePageAligned: true, out var pieces);
             if (rc == Errno.Ok)
             {
                 foreach (var piece in pieces)
@@ -98,13 +97,12 @@ public sealed partial class IoPageTable
     /// </summary>
     public Errno AccessReadWrite(ulong iova, Span<byte> buffer, bool write)
     {
-        if (buffer.IsEmpty)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, (ulong)buffer.Length, out var want))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, (ulong)buffer.Length, out var want);
+        if (rc != Errno.Ok)
+            return rc;
         lock (_lock)
         {
-            var rc = CollectAccessPiecesLocked(want, write, requirePageAligned: false, out var pieces);
+            rc = CollectAccessPiecesLocked(want, write, requirePageAligned: false, out var pieces);
             if (rc != Errno.Ok)
                 return rc;
             foreach (var piece in pieces)

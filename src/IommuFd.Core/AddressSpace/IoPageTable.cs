@@ -101,10 +101,9 @@ public sealed partial class IoPageTable
     internal Errno GetPages(ulong iova, ulong length, out List<PageSlice> slices)
     {
         slices = [];
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, length, out var want))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, length, out var want);
+        if (rc != Errno.Ok)
+            return rc;
         lock (_lock)
         {
             var walk = new ContiguousAreas(_spans, want);
@@ -168,10 +167,9 @@ public sealed partial class IoPageTable
     internal Errno Unmap(ulong iova, ulong length, out ulong unmapped)
     {
         unmapped = 0;
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, length, out var range))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, length, out var range);
+        if (rc != Errno.Ok)
+            return rc;
         return UnmapRange(range, out unmapped);
     }
 
