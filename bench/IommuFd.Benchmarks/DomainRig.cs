@@ -77,15 +77,9 @@ internal sealed class DomainRig : IDisposable
     /// <summary>The mock domain behind an HWPT, for leaf and table counts.</summary>
     public MockDomain DomainOf(HwptId hwpt)
     {
-        Check(Context.Objects.TryHold<HwptPaging>(hwpt, out var paging), $"hold {hwpt}");
-        try
-        {
-            return (MockDomain)paging.Domain;
-        }
-        finally
-        {
-            Context.Objects.Release(paging);
-        }
+        using var paging = Context.Objects.Hold<HwptPaging>(hwpt);
+        Check(paging.Status, $"hold {hwpt}");
+        return (MockDomain)paging.Value.Domain;
     }
 
     public void Map(ulong iova, ulong userAddress, ulong length)

@@ -41,7 +41,9 @@ internal static class DemoCommand
         Step("IOAS_ALLOC", Errno.Ok, $"{b}");
 
         var domain = new DemoDomain();
-        var rc = context.WithIoas(a, ioas => ioas.PageTable.AddDomain(domain));
+        Errno rc;
+        using (var ioas = context.Objects.Hold<Ioas>(a))
+            rc = ioas.Held ? ioas.Value.PageTable.AddDomain(domain) : ioas.Status;
         Step($"attach a software domain to {a}", rc, "MAPs now pin their pages");
 
         var fixedIova = 0x10_0000UL;
@@ -86,23 +88,23 @@ internal static class DemoCommand
         return 0;
     }
 
-    private static void Render(IommufdContext context, IoasId id, string title) =>
-        context.WithIoas(id, ioas =>
-        {
-            LayoutView.Render(title, ioas.PageTable);
-            return Errno.Ok;
-        }).ThrowIfError("rendering");
+    private static void Render(IommufdContext context, IoasId id, string title)
+    {
+        using var ioas = context.Objects.Hold<Ioas>(id);
+        ioas.Status.ThrowIfError("rendering");
+        LayoutView.Render(title, ioas.Value.PageTable);
+    }
 
     /// <summary>Translates an IOVA of the COPY's target and reads user memory there, as a device's DMA would.</summary>
     private static void ShowDmaRead(IommufdContext context, SimulatedUserMemory memory, IoasId id, ulong iova)
     {
         var text = "";
-        ulong? user = null;
-        context.WithIoas(id, ioas =>
+        ulong? user;
+        using (var ioas = context.Objects.Hold<Ioas>(id))
         {
-            user = ioas.PageTable.Translate(iova, out _);
-            return Errno.Ok;
-        }).ThrowIfError("translating");
+            ioas.Status.ThrowIfError("translating");
+            user = ioas.Value.PageTable.Translate(iova, out _);
+        }
         if (user is { } address)
         {
             Span<byte> bytes = stackalloc byte[20];

@@ -13,33 +13,21 @@ public sealed partial class IommufdContext
     public Errno CreateAccess(IoasId ioasId, bool needsPinPages, IAccessUser user, out Access access)
     {
         access = new Access(this, needsPinPages, user);
-        var rc = Objects.Reserve(access);
+        using var pending = Objects.Reserve(access);
+        if (!pending.Reserved)
+            return pending.Status;
+        using var ioas = Objects.Hold<Ioas>(ioasId);
+        if (!ioas.Held)
+            return ioas.Status;
+        var rc = ioas.Value.PageTable.AddAccess(access);
         if (rc != Errno.Ok)
             return rc;
-        rc = Objects.TryHold<Ioas>(ioasId, out var ioas);
-        if (rc != Errno.Ok)
-        {
-            Objects.Abort(access);
-            return rc;
-        }
-        try
-        {
-            rc = ioas.PageTable.AddAccess(access);
-            if (rc != Errno.Ok)
-            {
-                Objects.Abort(access);
-                return rc;
-            }
-            Objects.AddUser(ioas);
-            access.Ioas = ioas;
-            Objects.AddUser(access);
-            Objects.Publish(access);
-            return Errno.Ok;
-        }
-        finally
-        {
-            Objects.Release(ioas);
-        }
+        Objects.AddUser(ioas.Value);
+        access.Ioas = ioas.Value;
+        // The owner (its fd) is a user until CloseAccess.
+        Objects.AddUser(access);
+        pending.Publish();
+        return Errno.Ok;
     }
 
     /// <summary>
@@ -50,27 +38,20 @@ public sealed partial class IommufdContext
     {
         if (access.Ioas is not { } current)
             return Errno.ENOENT;
-        var rc = Objects.TryHold<Ioas>(ioasId, out var target);
+        using var target = Objects.Hold<Ioas>(ioasId);
+        if (!target.Held)
+            return target.Status;
+        if (ReferenceEquals(current, target.Value))
+            return Errno.Ok;
+        var rc = target.Value.PageTable.AddAccess(access);
         if (rc != Errno.Ok)
             return rc;
-        try
-        {
-            if (ReferenceEquals(current, target))
-                return Errno.Ok;
-            rc = target.PageTable.AddAccess(access);
-            if (rc != Errno.Ok)
-                return rc;
-            access.User.Unmap(access, 0, ulong.MaxValue);
-            current.PageTable.RemoveAccess(access);
-            Objects.AddUser(target);
-            access.Ioas = target;
-            Objects.RemoveUser(current);
-            return Errno.Ok;
-        }
-        finally
-        {
-            Objects.Release(target);
-        }
+        access.User.Unmap(access, 0, ulong.MaxValue);
+        current.PageTable.RemoveAccess(access);
+        Objects.AddUser(target.Value);
+        access.Ioas = target.Value;
+        Objects.RemoveUser(current);
+        return Errno.Ok;
     }
 
     /// <summary>The owner is done with the access (closing its file): pins are dropped and it is destroyed.</summary>

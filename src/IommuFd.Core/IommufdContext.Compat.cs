@@ -2,7 +2,10 @@ using IommuFd.Core.Objects;
 
 namespace IommuFd.Core;
 
-/// <summary>The IOAS that VFIO-compatibility calls act on (IOMMU_VFIO_IOAS), since VFIO's API carries no IDs.</summary>
+/// <summary>
+/// The IOAS that VFIO-compatibility calls act on (IOMMU_VFIO_IOAS), since VFIO's API carries no IDs;
+/// and moving the context's accounting to another process.
+/// </summary>
 public sealed partial class IommufdContext
 {
     private Ioas? _compatIoas;
@@ -16,10 +19,8 @@ public sealed partial class IommufdContext
             if (_compatIoas is not { } ioas)
                 return Errno.ENODEV;
             // Destroying the compatibility IOAS clears it: check it is still the object at that ID.
-            var alive = Objects.TryHold<Ioas>(ioas.Id, out var held) == Errno.Ok;
-            if (alive)
-                Objects.Release(held);
-            if (!alive || !ReferenceEquals(held, ioas))
+            using var held = Objects.Hold<Ioas>(ioas.Id);
+            if (!held.Held || !ReferenceEquals(held.Value, ioas))
             {
                 _compatIoas = null;
                 return Errno.ENODEV;
@@ -31,12 +32,24 @@ public sealed partial class IommufdContext
 
     public Errno SetCompatIoas(IoasId id)
     {
-        var rc = Objects.TryHold<Ioas>(id, out var ioas);
-        if (rc != Errno.Ok)
-            return rc;
+        using var ioas = Objects.Hold<Ioas>(id);
+        if (!ioas.Held)
+            return ioas.Status;
         lock (_optionLock)
-            _compatIoas = ioas;
-        Objects.Release(ioas);
+            _compatIoas = ioas.Value;
+        return Errno.Ok;
+    }
+
+    /// <summary>
+    /// IOMMU_IOAS_CHANGE_PROCESS: moves pinned-memory accounting to the calling process. Only file
+    /// mappings can move (EINVAL when any IOAS maps process memory). The memlock charge stays with
+    /// the context's host: the kernel's per-process VmPin/VmLck figures are not ours to move.
+    /// </summary>
+    public Errno ChangeProcess()
+    {
+        foreach (var obj in Objects.Snapshot())
+            if (obj is Ioas ioas && ioas.PageTable.MapsProcessMemory)
+                return Errno.EINVAL;
         return Errno.Ok;
     }
 

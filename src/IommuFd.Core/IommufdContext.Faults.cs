@@ -7,28 +7,35 @@ namespace IommuFd.Core;
 /// <summary>Fault queues and the page requests devices raise into them.</summary>
 public sealed partial class IommufdContext
 {
+    /// <summary>A new fault queue with no fd, published at once (for embedders that read it directly).</summary>
+    public Errno CreateFaultQueue(out FaultQueue fault) => Objects.Reserve(new FaultQueue()).PublishNow(out fault);
+
     /// <summary>
-    /// IOMMU_FAULT_QUEUE_ALLOC: a new queue, its ID reserved but invisible until
-    /// <see cref="FinishFaultQueue"/> (the caller first opens its fd and reports both).
+    /// IOMMU_FAULT_QUEUE_ALLOC, pending until published: a new queue and a descriptor in
+    /// <paramref name="files"/> naming it (<paramref name="fileFor"/> makes what the fd reads and
+    /// writes). The fd uses the queue, so DESTROY is EBUSY until it is closed; it polls readable
+    /// while groups wait. Aborting closes the fd the caller never learnt of.
     /// </summary>
-    public Errno CreateFaultQueue(out FaultQueue fault)
+    public PendingObject<FaultQueue> BeginCreateFaultQueue(IObjectFiles files, Func<FaultQueue, object> fileFor, out int fd)
     {
-        fault = new FaultQueue();
-        return Objects.Reserve(fault);
+        fd = -1;
+        var pending = Objects.Reserve(new FaultQueue());
+        if (!pending.Reserved)
+            return pending;
+        var fault = pending.Value;
+        var file = fileFor(fault);
+        Objects.AddUser(fault);
+        fault.ReadableChanged = readable => files.SetReadable(file, readable);
+        var rc = files.Open(file, () => Objects.RemoveUser(fault), out fd);
+        if (rc == Errno.Ok)
+        {
+            fault.File = (files, fd);
+            return pending;
+        }
+        Objects.RemoveUser(fault);
+        pending.Dispose();
+        return new PendingObject<FaultQueue>(rc);
     }
-
-    public void FinishFaultQueue(FaultQueue fault) => Objects.Publish(fault);
-
-    public void AbortFaultQueue(FaultQueue fault)
-    {
-        Objects.Abort(fault);
-        fault.OnDestroy();
-    }
-
-    /// <summary>An fd naming the queue holds it: DESTROY is EBUSY until the fd is closed.</summary>
-    public void HoldFaultQueueForFile(FaultQueue fault) => Objects.AddUser(fault);
-
-    public void ReleaseFaultQueueFromFile(FaultQueue fault) => Objects.RemoveUser(fault);
 
     /// <summary>
     /// A device raises a group of page requests (what a PRI-capable device does on an I/O page
@@ -40,15 +47,14 @@ public sealed partial class IommufdContext
     {
         if (requests.Count == 0)
             return Errno.EINVAL;
-        var rc = Objects.Hold(deviceId, out ObjectHold<Device> deviceHold);
-        if (rc != Errno.Ok)
-            return rc;
-        using (deviceHold)
+        using (var device = Objects.Hold<Device>(deviceId))
         {
+            if (!device.Held)
+                return device.Status;
             // Under the attach lock, so the group cannot be queued for an HWPT the device just left.
             lock (_attachLock)
             {
-                if (deviceHold.Value.Attached is { Fault: { } fault } hwpt)
+                if (device.Value.Attached is { Fault: { } fault } hwpt)
                 {
                     fault.Report(deviceId, hwpt, requests, onResponse);
                     return Errno.Ok;

@@ -14,6 +14,9 @@ public enum IovaPlacement
     Fixed,
 }
 
+/// <summary>Reads element <paramref name="index"/> of a caller's list of ranges (EFAULT when unreadable).</summary>
+public delegate Errno IovaRangeReader(uint index, out IovaRange range);
+
 /// <summary>
 /// One open <c>/dev/iommu</c>: its objects and options. The managed API that C# embedders call
 /// directly and that the ioctl layer decodes into; both get the same behaviour and errnos.
@@ -55,184 +58,175 @@ public sealed partial class IommufdContext : IDisposable
 
     public Errno CreateIoas(out IoasId id)
     {
-        id = default;
-        var ioas = new Ioas();
-        var rc = Objects.Reserve(ioas);
-        if (rc != Errno.Ok)
-            return rc;
-        Objects.Publish(ioas);
-        id = new IoasId(ioas.Id.Value);
-        return Errno.Ok;
+        using var ioas = BeginCreateIoas();
+        id = ioas.Reserved ? ioas.Publish().TypedId : default;
+        return ioas.Status;
     }
 
     /// <summary>
-    /// Reserves an ID for a new IOAS without publishing it, for callers (the ioctl layer) that must
-    /// still copy the ID out and may need to take the creation back.
+    /// A new IOAS with its ID reserved but not published, for callers (the ioctl layer) that must
+    /// still report the ID: publish it once reported; disposing it unpublished takes it back.
     /// </summary>
-    public Errno BeginCreateIoas(out Ioas ioas)
-    {
-        ioas = new Ioas();
-        return Objects.Reserve(ioas);
-    }
+    public PendingObject<Ioas> BeginCreateIoas() => Objects.Reserve(new Ioas());
 
     public Errno Destroy(ObjectId id) => Objects.Destroy(id);
 
-    /// <summary>Runs <paramref name="action"/> with the IOAS held; ENOENT for an unknown ID or another kind.</summary>
-    public Errno WithIoas(IoasId id, Func<Ioas, Errno> action)
-    {
-        var rc = Objects.TryHold<Ioas>(id, out var ioas);
-        if (rc != Errno.Ok)
-            return rc;
-        try
-        {
-            return action(ioas);
-        }
-        finally
-        {
-            Objects.Release(ioas);
-        }
-    }
-
-    public Errno Map(IoasId id, ulong userAddress, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null)
-    {
-        if ((prot & (IoProt.Read | IoProt.Write)) == 0)
-            return Errno.EINVAL;
-        var rc = Objects.TryHold<Ioas>(id, out var ioas);
-        if (rc != Errno.Ok)
-            return rc;
-        try
-        {
-            // The memory is the caller's (a forked child's, for an inherited fd), as current->mm is the kernel's.
-            return ioas.PageTable.MapUser(caller ?? Host, AccountMode, userAddress, length, prot | IoProt.Cache,
-                placement == IovaPlacement.Automatic, ref iova);
-        }
-        finally
-        {
-            Objects.Release(ioas);
-        }
-    }
+    /// <summary>
+    /// IOMMU_IOAS_MAP: maps user memory [userAddress, +length). Checked before the IOAS is looked up,
+    /// in the kernel's order: an all-ones IOVA or length EOVERFLOW, no access EINVAL.
+    /// </summary>
+    public Errno Map(IoasId id, ulong userAddress, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null) =>
+        MapMemory(id, fd: null, userAddress, length, prot, placement, ref iova, caller);
 
     /// <summary>
     /// IOMMU_IOAS_MAP_FILE: maps file bytes [start, +length) of descriptor <paramref name="fd"/>.
-    /// ENOENT for an unknown IOAS, then EBADF for an unknown descriptor, EINVAL past the end of file.
+    /// The request checks of <see cref="Map"/>, then ENOENT for an unknown IOAS, EBADF for an
+    /// unknown descriptor, EINVAL past the end of file.
     /// </summary>
-    public Errno MapFile(IoasId id, int fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null)
+    public Errno MapFile(IoasId id, int fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller = null) =>
+        MapMemory(id, fd, start, length, prot, placement, ref iova, caller);
+
+    /// <summary>MAP (<paramref name="fd"/> null: <paramref name="start"/> is a user address) or MAP_FILE (a file offset).</summary>
+    private Errno MapMemory(IoasId id, int? fd, ulong start, ulong length, IoProt prot, IovaPlacement placement, ref ulong iova, IommuHost? caller)
     {
-        if ((prot & (IoProt.Read | IoProt.Write)) == 0)
-            return Errno.EINVAL;
-        var rc = Objects.TryHold<Ioas>(id, out var ioas);
+        var rc = CheckMapRequest(iova, length, prot);
         if (rc != Errno.Ok)
             return rc;
-        try
+        using var ioas = Objects.Hold<Ioas>(id);
+        if (!ioas.Held)
+            return ioas.Status;
+        // The memory is the caller's (a forked child's, for an inherited fd), as current->mm is the kernel's.
+        var host = caller ?? Host;
+        var address = start;
+        IDisposable? mapping = null;
+        if (fd is { } file)
         {
-            var host = caller ?? Host;
-            rc = host.FileMemory.MapFile(fd, start, length, prot.HasFlag(IoProt.Write), out var address, out var mapping);
+            rc = host.FileMemory.MapFile(file, start, length, prot.HasFlag(IoProt.Write), out address, out var fileMapping);
             if (rc != Errno.Ok)
                 return rc;
-            rc = ioas.PageTable.MapUser(host, AccountMode, address, length, prot | IoProt.Cache,
-                placement == IovaPlacement.Automatic, ref iova, mapping);
-            if (rc != Errno.Ok)
-                mapping.Dispose();
-            return rc;
+            mapping = fileMapping;
         }
-        finally
-        {
-            Objects.Release(ioas);
-        }
+        rc = ioas.Value.PageTable.MapUser(host, AccountMode, address, length, prot | IoProt.Cache,
+            placement == IovaPlacement.Automatic, ref iova, mapping);
+        if (rc != Errno.Ok)
+            mapping?.Dispose();
+        return rc;
     }
 
     /// <summary>
     /// Maps at <paramref name="dstId"/> the memory that [srcIova, +length) of <paramref name="srcId"/>
-    /// maps, sharing its pages (pinned and charged once). The source is checked before the destination.
+    /// maps, sharing its pages (pinned and charged once). The request checks of <see cref="Map"/>
+    /// (an all-ones source IOVA too), then the source is looked up before the destination.
     /// </summary>
     public Errno Copy(IoasId dstId, IoasId srcId, ulong srcIova, ulong length, IoProt prot, IovaPlacement placement, ref ulong dstIova)
     {
-        if ((prot & (IoProt.Read | IoProt.Write)) == 0)
-            return Errno.EINVAL;
-        var rc = Objects.TryHold<Ioas>(srcId, out var src);
+        var rc = CheckMapRequest(dstIova, length, prot, srcIova);
         if (rc != Errno.Ok)
             return rc;
         List<PageSlice> slices;
-        try
+        using (var src = Objects.Hold<Ioas>(srcId))
         {
-            rc = src.PageTable.GetPages(srcIova, length, out slices);
-        }
-        finally
-        {
-            Objects.Release(src);
+            if (!src.Held)
+                return src.Status;
+            rc = src.Value.PageTable.GetPages(srcIova, length, out slices);
         }
         if (rc != Errno.Ok)
             return rc;
-        rc = Objects.TryHold<Ioas>(dstId, out var dst);
-        if (rc != Errno.Ok)
-            return rc;
-        try
-        {
-            return dst.PageTable.MapSlices(slices, length, prot | IoProt.Cache, placement == IovaPlacement.Automatic, ref dstIova);
-        }
-        finally
-        {
-            Objects.Release(dst);
-        }
+        using var dst = Objects.Hold<Ioas>(dstId);
+        if (!dst.Held)
+            return dst.Status;
+        return dst.Value.PageTable.MapSlices(slices, length, prot | IoProt.Cache, placement == IovaPlacement.Automatic, ref dstIova);
+    }
+
+    /// <summary>The checks every MAP, MAP_FILE and COPY makes before any look-up, in the kernel's order.</summary>
+    private static Errno CheckMapRequest(ulong iova, ulong length, IoProt prot, ulong sourceIova = 0)
+    {
+        // The kernel's IOVAs are unsigned longs: an all-ones start or length can never be mapped.
+        if (iova == ulong.MaxValue || sourceIova == ulong.MaxValue || length == ulong.MaxValue)
+            return Errno.EOVERFLOW;
+        if ((prot & (IoProt.Read | IoProt.Write)) == 0)
+            return Errno.EINVAL;
+        return Errno.Ok;
     }
 
     /// <summary>Unmaps whole areas inside the range; 0..ulong.MaxValue (length) unmaps everything.</summary>
     public Errno Unmap(IoasId id, ulong iova, ulong length, out ulong unmapped)
     {
         unmapped = 0;
-        var rc = Objects.TryHold<Ioas>(id, out var ioas);
-        if (rc != Errno.Ok)
-            return rc;
-        try
-        {
-            if (iova == 0 && length == ulong.MaxValue)
-                return ioas.PageTable.UnmapAll(out unmapped);
-            // The kernel's IOVAs are unsigned longs: an all-ones start or length can never be mapped.
-            if (iova == ulong.MaxValue || length == ulong.MaxValue)
-                return Errno.EOVERFLOW;
-            return ioas.PageTable.Unmap(iova, length, out unmapped);
-        }
-        finally
-        {
-            Objects.Release(ioas);
-        }
+        using var ioas = Objects.Hold<Ioas>(id);
+        if (!ioas.Held)
+            return ioas.Status;
+        if (iova == 0 && length == ulong.MaxValue)
+            return ioas.Value.PageTable.UnmapAll(out unmapped);
+        if (iova == ulong.MaxValue || length == ulong.MaxValue)
+            return Errno.EOVERFLOW;
+        return ioas.Value.PageTable.Unmap(iova, length, out unmapped);
     }
 
     public Errno GetIovaRanges(IoasId id, out IReadOnlyList<IovaRange> ranges, out ulong alignment)
     {
-        IReadOnlyList<IovaRange> found = [];
-        ulong align = 0;
-        var rc = WithIoas(id, ioas =>
-        {
-            found = ioas.PageTable.UsableRanges();
-            align = ioas.PageTable.IovaAlignment;
-            return Errno.Ok;
-        });
-        ranges = found;
-        alignment = align;
-        return rc;
+        ranges = [];
+        alignment = 0;
+        using var ioas = Objects.Hold<Ioas>(id);
+        if (!ioas.Held)
+            return ioas.Status;
+        ranges = ioas.Value.PageTable.UsableRanges();
+        alignment = ioas.Value.PageTable.IovaAlignment;
+        return Errno.Ok;
     }
 
     public Errno AllowIovas(IoasId id, IReadOnlyList<IovaRange> ranges) =>
-        WithIoas(id, ioas => ioas.PageTable.SetAllowed(ranges));
+        AllowIovas(id, (uint)ranges.Count, (uint i, out IovaRange range) =>
+        {
+            range = ranges[(int)i];
+            return Errno.Ok;
+        });
+
+    /// <summary>
+    /// IOMMU_IOAS_ALLOW_IOVAS with the ranges read one at a time from <paramref name="read"/> (the
+    /// caller's memory), so a bad element fails where the kernel's loop would: ENOENT for the IOAS
+    /// first, then each element's read error or its EINVAL, then EADDRINUSE against reserved IOVA.
+    /// </summary>
+    public Errno AllowIovas(IoasId id, uint count, IovaRangeReader read)
+    {
+        using var ioas = Objects.Hold<Ioas>(id);
+        if (!ioas.Held)
+            return ioas.Status;
+        var ranges = new AllowedRangeSet();
+        for (var i = 0u; i < count; i++)
+        {
+            var rc = read(i, out var range);
+            if (rc == Errno.Ok)
+                rc = ranges.Add(range);
+            if (rc != Errno.Ok)
+                return rc;
+        }
+        return ioas.Value.PageTable.SetAllowed(ranges);
+    }
 
     /// <summary>Reserves [start, last] in an IOAS on nobody's behalf (the self-test's ADD_RESERVED).</summary>
-    public Errno AddReserved(IoasId id, ulong start, ulong last) =>
-        WithIoas(id, ioas => ioas.PageTable.Reserve(start, last, owner: null));
+    public Errno AddReserved(IoasId id, ulong start, ulong last)
+    {
+        using var ioas = Objects.Hold<Ioas>(id);
+        return ioas.Held ? ioas.Value.PageTable.Reserve(start, last, owner: null) : ioas.Status;
+    }
 
-    public Errno SetHugePages(IoasId id, bool enabled) =>
-        WithIoas(id, ioas => ioas.PageTable.SetLargePages(enabled));
+    public Errno SetHugePages(IoasId id, bool enabled) => SetHugePages(id, enabled ? 1UL : 0UL);
+
+    /// <summary>IOMMU_OPTION_HUGE_PAGES set: the IOAS is looked up (ENOENT) before the value is checked (0 or 1, else EINVAL).</summary>
+    public Errno SetHugePages(IoasId id, ulong value)
+    {
+        using var ioas = Objects.Hold<Ioas>(id);
+        if (!ioas.Held)
+            return ioas.Status;
+        return value > 1 ? Errno.EINVAL : ioas.Value.PageTable.SetLargePages(value == 1);
+    }
 
     public Errno GetHugePages(IoasId id, out bool enabled)
     {
-        var value = false;
-        var rc = WithIoas(id, ioas =>
-        {
-            value = ioas.PageTable.LargePagesEnabled;
-            return Errno.Ok;
-        });
-        enabled = value;
-        return rc;
+        using var ioas = Objects.Hold<Ioas>(id);
+        enabled = ioas.Held && ioas.Value.PageTable.LargePagesEnabled;
+        return ioas.Status;
     }
 
     /// <summary>Closing the file: every object is destroyed and every pin released.</summary>

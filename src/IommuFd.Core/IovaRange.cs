@@ -18,6 +18,20 @@ public readonly record struct IovaRange(ulong Start, ulong Last)
         return true;
     }
 
+    /// <summary>
+    /// The rule every (start, length) request follows: a zero length is EINVAL, one that would wrap
+    /// past the top of the 64-bit space EOVERFLOW.
+    /// </summary>
+    public static Errno FromLength(ulong start, ulong length, out IovaRange range)
+    {
+        if (length == 0)
+        {
+            range = default;
+            return Errno.EINVAL;
+        }
+        return TryFromLength(start, length, out range) ? Errno.Ok : Errno.EOVERFLOW;
+    }
+
     /// <summary>Length in bytes; saturates at ulong.MaxValue for the full 64-bit space.</summary>
     public ulong Length => Last - Start == ulong.MaxValue ? ulong.MaxValue : Last - Start + 1;
 

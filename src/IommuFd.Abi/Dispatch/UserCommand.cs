@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IommuFd.Core;
 using IommuFd.Core.Memory;
+using IommuFd.Core.Objects;
 
 namespace IommuFd.Abi.Dispatch;
 
@@ -39,6 +40,19 @@ public ref struct UserCommand
         if (Unsafe.SizeOf<T>() > Buffer.Length)
             throw new InvalidOperationException($"{typeof(T).Name} is larger than the command buffer");
         return ref MemoryMarshal.AsRef<T>(Buffer);
+    }
+
+    /// <summary>
+    /// The end of every command that creates an object: report the struct (its new IDs) back, and
+    /// only then publish the object. When the report fails the caller never learnt the IDs, so
+    /// the object is left unpublished and the caller's <c>using</c> aborts it.
+    /// </summary>
+    public readonly Errno RespondThenPublish<T>(PendingObject<T> pending, int length) where T : IommufdObject
+    {
+        var rc = Respond(length);
+        if (rc == Errno.Ok)
+            pending.Publish();
+        return rc;
     }
 
     /// <summary>Copies the struct back, no more than the caller's size (EFAULT when unwritable).</summary>

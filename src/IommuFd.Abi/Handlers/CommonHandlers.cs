@@ -58,17 +58,10 @@ internal static class CommonHandlers
                 cmd.Val64 = enabled ? 1UL : 0UL;
                 return rc;
             case UapiValues.OptionOpSet:
-                // The IOAS look-up comes before the value check, as in the kernel.
-                return context.WithIoas(id, _ => Errno.Ok) is var found and not Errno.Ok
-                    ? found
-                    : cmd.Val64 switch
-                    {
-                        0 => context.SetHugePages(id, false),
-                        1 => context.SetHugePages(id, true),
-                        _ => Errno.EINVAL,
-                    };
+                return context.SetHugePages(id, cmd.Val64);
             default:
-                return context.WithIoas(id, _ => Errno.EOPNOTSUPP);
+                // The IOAS is looked up before the op is checked, as in the kernel.
+                return context.GetHugePages(id, out _) is var found and not Errno.Ok ? found : Errno.EOPNOTSUPP;
         }
     }
 }

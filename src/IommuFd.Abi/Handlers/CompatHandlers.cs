@@ -34,19 +34,11 @@ internal static class CompatHandlers
         }
     }
 
-    /// <summary>
-    /// Moves pinned-memory accounting to the calling process; only file mappings can move (EINVAL
-    /// when any IOAS maps process memory). The memlock charge stays with the context's host: the
-    /// kernel's per-process VmPin/VmLck figures are not ours to move.
-    /// </summary>
     public static Errno ChangeProcess(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuIoasChangeProcess>();
         if (cmd.Reserved != 0)
             return Errno.EOPNOTSUPP;
-        foreach (var obj in command.Context.Objects.Snapshot())
-            if (obj is Ioas ioas && ioas.PageTable.MapsProcessMemory)
-                return Errno.EINVAL;
-        return Errno.Ok;
+        return command.Context.ChangeProcess();
     }
 }

@@ -21,14 +21,11 @@ internal static class HwptHandlers
         if (noData != (cmd.DataLen == 0))
             return Errno.EINVAL;
         var data = noData ? null : new DriverDataFromUser(command.Memory, cmd.DataType, cmd.DataLen, cmd.DataUptr);
-        var rc = command.Context.AllocHwpt(new DeviceId(cmd.DevId), new ObjectId(cmd.PtId), (HwptAllocFlags)cmd.Flags, data, out var hwpt, new FaultId(cmd.FaultId));
-        if (rc != Errno.Ok)
-            return rc;
-        cmd.OutHwptId = hwpt.Value;
-        rc = command.Respond(Unsafe.SizeOf<IommuHwptAlloc>());
-        if (rc != Errno.Ok)
-            command.Context.Destroy(hwpt);
-        return rc;
+        using var hwpt = command.Context.BeginAllocHwpt(new DeviceId(cmd.DevId), new ObjectId(cmd.PtId), (HwptAllocFlags)cmd.Flags, data, new FaultId(cmd.FaultId));
+        if (!hwpt.Reserved)
+            return hwpt.Status;
+        cmd.OutHwptId = hwpt.Value.Id.Value;
+        return command.RespondThenPublish(hwpt, Unsafe.SizeOf<IommuHwptAlloc>());
     }
 
     public static Errno GetHwInfo(ref UserCommand command)
@@ -39,20 +36,10 @@ internal static class HwptHandlers
         if (cmd.Reserved0 != 0 || cmd.Reserved1 != 0 || cmd.Reserved2 != 0)
             return Errno.EOPNOTSUPP;
         var requested = (cmd.Flags & DeviceUapiValues.HwInfoFlagInputType) != 0 ? cmd.DataType : 0;
-        var context = command.Context;
-        if (context.Objects.TryHold<Device>(new DeviceId(cmd.DevId), out var device) != Errno.Ok)
-            return Errno.ENOENT;
-        HwInfo info;
-        try
-        {
-            var rc = device.Driver.GetHwInfo(device, requested, out info);
-            if (rc != Errno.Ok)
-                return rc;
-        }
-        finally
-        {
-            context.Objects.Release(device);
-        }
+        var rc = command.Context.GetHwInfo(new DeviceId(cmd.DevId), requested, out var found);
+        if (rc != Errno.Ok)
+            return rc;
+        var info = found!;
         // Fill what fits, zero the rest of a larger buffer, and report the driver's own length.
         var copy = (int)Math.Min(cmd.DataLen, (uint)info.Data.Length);
         if (copy > 0 && command.Memory.Write(cmd.DataUptr, info.Data.AsSpan(0, copy)) != Errno.Ok)
@@ -70,7 +57,7 @@ internal static class HwptHandlers
         return command.Respond(Unsafe.SizeOf<IommuHwInfo>());
     }
 
-    /// <summary>Only nested HWPTs (and vIOMMUs, none of which exist yet) have caches to invalidate; anything else is EINVAL.</summary>
+    /// <summary>The requests stay in user memory until the driver reads them; entry_num reports how many were handled.</summary>
     public static Errno Invalidate(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuHwptInvalidate>();
@@ -89,22 +76,10 @@ internal static class HwptHandlers
                 return Errno.EOPNOTSUPP;
             if (requested != 0 && (cmd.DataUptr == 0 || cmd.EntryLen == 0))
                 return Errno.EINVAL;
-            var objects = command.Context.Objects;
-            if (objects.TryHold<IommufdObject>(new ObjectId(cmd.HwptId), out var target) != Errno.Ok)
-                return Errno.ENOENT;
-            try
-            {
-                if (target is not HwptNested nested)
-                    return Errno.EINVAL;
-                var requests = new DriverArrayFromUser(command.Memory, cmd.DataType, cmd.EntryLen, requested, cmd.DataUptr);
-                var rc = nested.Domain.Invalidate(requests, out var handled);
-                cmd.EntryNum = handled;
-                return rc;
-            }
-            finally
-            {
-                objects.Release(target);
-            }
+            var requests = new DriverArrayFromUser(command.Memory, cmd.DataType, cmd.EntryLen, requested, cmd.DataUptr);
+            var rc = command.Context.InvalidateHwpt(new ObjectId(cmd.HwptId), requests, out var handled);
+            cmd.EntryNum = handled;
+            return rc;
         }
     }
 }

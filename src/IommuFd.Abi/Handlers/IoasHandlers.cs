@@ -15,19 +15,11 @@ internal static class IoasHandlers
         ref var cmd = ref command.As<IommuIoasAlloc>();
         if (cmd.Flags != 0)
             return Errno.EOPNOTSUPP;
-        var context = command.Context;
-        var rc = context.BeginCreateIoas(out var ioas);
-        if (rc != Errno.Ok)
-            return rc;
-        cmd.OutIoasId = ioas.Id.Value;
-        rc = command.Respond(Unsafe.SizeOf<IommuIoasAlloc>());
-        if (rc != Errno.Ok)
-        {
-            context.Objects.Abort(ioas);
-            return rc;
-        }
-        context.Objects.Publish(ioas);
-        return Errno.Ok;
+        using var ioas = command.Context.BeginCreateIoas();
+        if (!ioas.Reserved)
+            return ioas.Status;
+        cmd.OutIoasId = ioas.Value.Id.Value;
+        return command.RespondThenPublish(ioas, Unsafe.SizeOf<IommuIoasAlloc>());
     }
 
     public static Errno IovaRanges(ref UserCommand command)
@@ -63,37 +55,26 @@ internal static class IoasHandlers
         ref var cmd = ref command.As<IommuIoasAllowIovas>();
         if (cmd.Reserved != 0)
             return Errno.EOPNOTSUPP;
-        var context = command.Context;
-        var id = new IoasId(cmd.IoasId);
-        if (context.WithIoas(id, _ => Errno.Ok) is var found and not Errno.Ok)
-            return found;
-        // Loaded one by one so a bad element fails where the kernel's loop would.
-        var ranges = new List<IovaRange>();
-        Span<byte> element = stackalloc byte[16];
-        for (var i = 0u; i < cmd.NumIovas; i++)
+        var (memory, array) = (command.Memory, cmd.AllowedIovas);
+        // Elements stay in user memory until Core reaches them, so a bad one fails where the kernel's loop would.
+        return command.Context.AllowIovas(new IoasId(cmd.IoasId), cmd.NumIovas, (uint i, out IovaRange range) =>
         {
-            if (command.Memory.Read(cmd.AllowedIovas + (ulong)i * 16, element) != Errno.Ok)
+            range = default;
+            Span<IommuIovaRange> element = stackalloc IommuIovaRange[1];
+            if (memory.Read(array + (ulong)i * (ulong)Unsafe.SizeOf<IommuIovaRange>(), MemoryMarshal.AsBytes(element)) != Errno.Ok)
                 return Errno.EFAULT;
-            var r = MemoryMarshal.Read<IommuIovaRange>(element);
-            if (r.Start >= r.Last)
-                return Errno.EINVAL;
-            var range = new IovaRange(r.Start, r.Last);
-            foreach (var other in ranges)
-                if (other.Intersects(range))
-                    return Errno.EINVAL;
-            ranges.Add(range);
-        }
-        return context.AllowIovas(id, ranges);
+            range = new IovaRange(element[0].Start, element[0].Last);
+            return Errno.Ok;
+        });
     }
 
     public static Errno Map(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuIoasMap>();
-        var rc = CheckMapRequest(cmd.Flags, cmd.Reserved != 0, cmd.Iova, cmd.Length);
-        if (rc != Errno.Ok)
-            return rc;
+        if ((cmd.Flags & ~UapiValues.MapKnownFlags) != 0 || cmd.Reserved != 0)
+            return Errno.EOPNOTSUPP;
         var iova = cmd.Iova;
-        rc = command.Context.Map(new IoasId(cmd.IoasId), cmd.UserVa, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova, command.Caller);
+        var rc = command.Context.Map(new IoasId(cmd.IoasId), cmd.UserVa, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova, command.Caller);
         if (rc != Errno.Ok)
             return rc;
         cmd.Iova = iova;
@@ -103,11 +84,10 @@ internal static class IoasHandlers
     public static Errno MapFile(ref UserCommand command)
     {
         ref var cmd = ref command.As<IommuIoasMapFile>();
-        var rc = CheckMapRequest(cmd.Flags, reservedSet: false, cmd.Iova, cmd.Length);
-        if (rc != Errno.Ok)
-            return rc;
+        if ((cmd.Flags & ~UapiValues.MapKnownFlags) != 0)
+            return Errno.EOPNOTSUPP;
         var iova = cmd.Iova;
-        rc = command.Context.MapFile(new IoasId(cmd.IoasId), cmd.Fd, cmd.Start, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova, command.Caller);
+        var rc = command.Context.MapFile(new IoasId(cmd.IoasId), cmd.Fd, cmd.Start, cmd.Length, ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova, command.Caller);
         if (rc != Errno.Ok)
             return rc;
         cmd.Iova = iova;
@@ -119,10 +99,6 @@ internal static class IoasHandlers
         ref var cmd = ref command.As<IommuIoasCopy>();
         if ((cmd.Flags & ~UapiValues.MapKnownFlags) != 0)
             return Errno.EOPNOTSUPP;
-        if (cmd.Length == ulong.MaxValue || cmd.SrcIova == ulong.MaxValue || cmd.DstIova == ulong.MaxValue)
-            return Errno.EOVERFLOW;
-        if ((cmd.Flags & (UapiValues.MapReadable | UapiValues.MapWriteable)) == 0)
-            return Errno.EINVAL;
         var iova = cmd.DstIova;
         var rc = command.Context.Copy(new IoasId(cmd.DstIoasId), new IoasId(cmd.SrcIoasId), cmd.SrcIova, cmd.Length,
             ProtOf(cmd.Flags), PlacementOf(cmd.Flags), ref iova);
@@ -140,18 +116,6 @@ internal static class IoasHandlers
             return rc;
         cmd.Length = unmapped;
         return command.Respond(Unsafe.SizeOf<IommuIoasUnmap>());
-    }
-
-    /// <summary>The checks MAP and MAP_FILE make before any look-up, in the kernel's order.</summary>
-    private static Errno CheckMapRequest(uint flags, bool reservedSet, ulong iova, ulong length)
-    {
-        if ((flags & ~UapiValues.MapKnownFlags) != 0 || reservedSet)
-            return Errno.EOPNOTSUPP;
-        if (iova == ulong.MaxValue || length == ulong.MaxValue)
-            return Errno.EOVERFLOW;
-        if ((flags & (UapiValues.MapReadable | UapiValues.MapWriteable)) == 0)
-            return Errno.EINVAL;
-        return Errno.Ok;
     }
 
     private static IoProt ProtOf(uint flags) =>

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Numerics;
 using System.Runtime.InteropServices;
 using IommuFd.Abi.Dispatch;
 using IommuFd.Abi.Uapi;
@@ -45,83 +44,34 @@ internal static class TestCmdHandlers
     {
         var start = cmd.AddReserved.Start;
         var length = cmd.AddReserved.Length;
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(start, length, out var range))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(start, length, out var range);
+        if (rc != Errno.Ok)
+            return rc;
         return context.AddReserved(new IoasId(cmd.Id), range.Start, range.Last);
     }
 
     private static Errno MockDomain(ref UserCommand command, ref IommuTestCmd cmd, MockDeviceFlags flags)
     {
-        var context = command.Context;
-        var rc = context.CreateMockDevice(new ObjectId(cmd.Id), flags, out var selftest, out var hwpt, publish: false);
-        if (rc != Errno.Ok)
-            return rc;
-        cmd.MockDomain.OutStdevId = selftest.Id.Value;
+        using var selftest = command.Context.BeginCreateMockDevice(new ObjectId(cmd.Id), flags, out var hwpt);
+        if (!selftest.Reserved)
+            return selftest.Status;
+        cmd.MockDomain.OutStdevId = selftest.Value.Id.Value;
         cmd.MockDomain.OutHwptId = hwpt.Value;
-        cmd.MockDomain.OutIdevId = selftest.Device.Id.Value;
-        rc = command.Respond(Unsafe.SizeOf<IommuTestCmd>());
-        if (rc != Errno.Ok)
-        {
-            context.AbortMockDevice(selftest);
-            return rc;
-        }
-        context.FinishMockDevice(selftest);
-        return Errno.Ok;
+        cmd.MockDomain.OutIdevId = selftest.Value.Device.Id.Value;
+        return command.RespondThenPublish(selftest, Unsafe.SizeOf<IommuTestCmd>());
     }
 
     private static Errno MockDomainReplace(ref UserCommand command, ref IommuTestCmd cmd)
     {
-        var context = command.Context;
-        if (context.Objects.TryHold<SelftestDevice>(new ObjectId(cmd.Id), out var selftest) != Errno.Ok)
-            return Errno.ENOENT;
-        try
-        {
-            var rc = context.ReplaceDevice(selftest.Device.TypedId, new ObjectId(cmd.MockDomainReplace.PtId), out var hwpt);
-            if (rc != Errno.Ok)
-                return rc;
-            cmd.MockDomainReplace.PtId = hwpt.Value;
-            return command.Respond(Unsafe.SizeOf<IommuTestCmd>());
-        }
-        finally
-        {
-            context.Objects.Release(selftest);
-        }
+        var rc = command.Context.ReplaceMockDevice(new ObjectId(cmd.Id), new ObjectId(cmd.MockDomainReplace.PtId), out var hwpt);
+        if (rc != Errno.Ok)
+            return rc;
+        cmd.MockDomainReplace.PtId = hwpt.Value;
+        return command.Respond(Unsafe.SizeOf<IommuTestCmd>());
     }
 
-    /// <summary>Every mock IO page of [iova, +length) must translate to the matching byte of uptr.</summary>
-    private static Errno CheckMap(ref UserCommand command, ref IommuTestCmd cmd)
-    {
-        var context = command.Context;
-        if (context.Objects.TryHold<HwptPaging>(new ObjectId(cmd.Id), out var hwpt) != Errno.Ok)
-            return Errno.ENOENT;
-        try
-        {
-            if (hwpt.Domain is not MockDomain domain)
-                return Errno.EINVAL;
-            var pageSize = 1UL << BitOperations.TrailingZeroCount(domain.PageSizeBitmap);
-            var (iova, length, uptr) = (cmd.CheckMap.Iova, cmd.CheckMap.Length, cmd.CheckMap.Uptr);
-            if (((iova | length | uptr) & (pageSize - 1)) != 0 || uptr > ulong.MaxValue - length)
-                return Errno.EINVAL;
-            Span<byte> probe = stackalloc byte[1];
-            for (var offset = 0UL; offset < length; offset += pageSize)
-            {
-                // The page behind uptr must exist, as the kernel must find the struct page.
-                var rc = command.Memory.Read(uptr + offset, probe);
-                if (rc != Errno.Ok)
-                    return rc;
-                if (domain.IovaToPhys(iova + offset) is not { } phys
-                    || CpuPage.Offset(phys) != CpuPage.Offset(uptr + offset) || !command.Memory.SamePage(phys, uptr + offset))
-                    return Errno.EINVAL;
-            }
-            return Errno.Ok;
-        }
-        finally
-        {
-            context.Objects.Release(hwpt);
-        }
-    }
+    private static Errno CheckMap(ref UserCommand command, ref IommuTestCmd cmd) =>
+        command.Context.CheckMockMap(new ObjectId(cmd.Id), cmd.CheckMap.Iova, cmd.CheckMap.Length, cmd.CheckMap.Uptr, command.Memory);
 
     /// <summary>Each CPU page of [uptr, +length) must carry exactly `refs` long-term pins (EIO otherwise).</summary>
     private static Errno CheckRefs(ref UserCommand command, ref IommuTestCmd cmd)
@@ -141,23 +91,8 @@ internal static class TestCmdHandlers
         return Errno.Ok;
     }
 
-    /// <summary>IOTLB entry `id` of a mock nested HWPT must hold `iotlb` (invalidation zeroes entries).</summary>
-    private static Errno CheckIotlb(IommufdContext context, ref IommuTestCmd cmd)
-    {
-        if (context.Objects.TryHold<HwptNested>(new ObjectId(cmd.Id), out var nested) != Errno.Ok)
-            return Errno.ENOENT;
-        try
-        {
-            if (nested.Domain is not MockNestedDomain mock)
-                return Errno.EINVAL;
-            var (id, expected) = (cmd.CheckIotlb.Id, cmd.CheckIotlb.Iotlb);
-            return id < MockNestedDomain.IotlbEntries && mock.Iotlb((int)id) == expected ? Errno.Ok : Errno.EINVAL;
-        }
-        finally
-        {
-            context.Objects.Release(nested);
-        }
-    }
+    private static Errno CheckIotlb(IommufdContext context, ref IommuTestCmd cmd) =>
+        context.CheckMockIotlb(new ObjectId(cmd.Id), cmd.CheckIotlb.Id, cmd.CheckIotlb.Iotlb);
 
     /// <summary>The mock device raises one page request (the last of its group) through its attachment.</summary>
     private static Errno TriggerIopf(IommufdContext context, ref IommuTestCmd cmd)
@@ -168,22 +103,6 @@ internal static class TestCmdHandlers
         return context.ReportPageRequests(new DeviceId(req.DevId), [request]);
     }
 
-    private static Errno CheckDevCache(IommufdContext context, ref IommuTestCmd cmd)
-    {
-        if (context.Objects.TryHold<Device>(new DeviceId(cmd.Id), out var device) != Errno.Ok)
-            return Errno.ENOENT;
-        try
-        {
-            if (device.DriverState is not MockDeviceState state)
-                return Errno.EINVAL;
-            var index = cmd.CheckDevCache.Id;
-            if (index >= MockDeviceState.CacheCount || state.Cache[index] != cmd.CheckDevCache.Cache)
-                return Errno.EINVAL;
-            return Errno.Ok;
-        }
-        finally
-        {
-            context.Objects.Release(device);
-        }
-    }
+    private static Errno CheckDevCache(IommufdContext context, ref IommuTestCmd cmd) =>
+        context.CheckMockDeviceCache(new DeviceId(cmd.Id), cmd.CheckDevCache.Id, cmd.CheckDevCache.Cache);
 }

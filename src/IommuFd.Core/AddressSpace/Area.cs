@@ -47,6 +47,9 @@ internal sealed class Area : SpanNode
     public ulong StartByteOf(ulong iova) => StartByte + (iova - Start);
 }
 
+/// <summary>One reservation as made: IOVA [Start, Last] reserved for <see cref="Owner"/> (null: nobody's).</summary>
+internal readonly record struct Reservation(ulong Start, ulong Last, object? Owner);
+
 /// <summary>A merged run of reserved IOVA held in the same tree as areas, so holes avoid both.</summary>
 internal sealed class ReservedSpan : SpanNode
 {

@@ -1,4 +1,4 @@
-using IommuFd.Core.Pages;
+using System.Diagnostics;
 
 namespace IommuFd.Core.AddressSpace;
 
@@ -8,23 +8,15 @@ namespace IommuFd.Core.AddressSpace;
 /// </summary>
 public sealed partial class IoPageTable
 {
-    private readonly List<IIoAccess> _accesses = [];
-
-    /// <summary>How often an unmap asks accesses to let go before giving up (EDEADLK).</summary>
-    private const int UnmapNotifyAttempts = 100;
-
     /// <summary>Adds an access; its alignment joins the IOAS's (EADDRINUSE when existing areas do not meet it).</summary>
     public Errno AddAccess(IIoAccess access)
     {
         lock (_lock)
         {
+            var rc = RaiseAlignmentLocked(access.IovaAlignment, out var alignment);
+            if (rc != Errno.Ok)
+                return rc;
             _accesses.Add(access);
-            var alignment = ComputeAlignment();
-            if (alignment > _iovaAlignment && !AreasAligned(alignment))
-            {
-                _accesses.Remove(access);
-                return Errno.EADDRINUSE;
-            }
             _iovaAlignment = alignment;
             return Errno.Ok;
         }
@@ -35,7 +27,7 @@ public sealed partial class IoPageTable
         lock (_lock)
         {
             _accesses.Remove(access);
-            _iovaAlignment = ComputeAlignment();
+            _iovaAlignment = ComputeAlignmentLocked();
         }
     }
 
@@ -47,38 +39,36 @@ public sealed partial class IoPageTable
     public Errno PinForAccess(ulong iova, ulong length, bool write, out AccessPin? pin)
     {
         pin = null;
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, length, out var want))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, length, out var want);
+        if (rc != Errno.Ok)
+            return rc;
         lock (_lock)
         {
-            var slices = new List<(Area, UserPages, ulong, ulong)>();
-            var rc = CollectAccessSlices(want, write, requirePageAligned: true, out var areas);
+            var slices = new List<PinnedSlice>();
+            rc = CollectAccessPiecesLocked(want, write, requirePageAligned: true, out var pieces);
             if (rc == Errno.Ok)
             {
-                foreach (var (area, cursor, last) in areas)
+                foreach (var piece in pieces)
                 {
-                    var first = area.StartByteOf(cursor) >> CpuPage.Shift;
-                    var lastPage = area.StartByteOf(last) >> CpuPage.Shift;
-                    rc = area.Pages.Pin(first, lastPage);
+                    var slice = new PinnedSlice(piece.Area, piece.StartByte >> CpuPage.Shift, piece.Area.StartByteOf(piece.Last) >> CpuPage.Shift);
+                    rc = slice.Pages.Pin(slice.FirstPage, slice.LastPage);
                     if (rc != Errno.Ok)
                         break;
-                    slices.Add((area, area.Pages, first, lastPage));
+                    slices.Add(slice);
                 }
             }
             if (rc != Errno.Ok)
             {
-                foreach (var (_, pages, first, last) in slices)
-                    pages.Unpin(first, last);
+                foreach (var slice in slices)
+                    slice.Pages.Unpin(slice.FirstPage, slice.LastPage);
                 return rc;
             }
             var userPages = new List<ulong>();
-            foreach (var (area, pages, first, last) in slices)
+            foreach (var slice in slices)
             {
-                area.AccessPins++;
-                for (var p = first; p <= last; p++)
-                    userPages.Add(pages.Uptr + (p << CpuPage.Shift));
+                slice.Area.AccessPins++;
+                for (var p = slice.FirstPage; p <= slice.LastPage; p++)
+                    userPages.Add(slice.Pages.Uptr + (p << CpuPage.Shift));
             }
             pin = new AccessPin(iova, length, slices, [.. userPages]);
             return Errno.Ok;
@@ -93,10 +83,10 @@ public sealed partial class IoPageTable
             if (pin.Released)
                 return;
             pin.Released = true;
-            foreach (var (area, pages, first, last) in pin.Slices)
+            foreach (var slice in pin.Slices)
             {
-                pages.Unpin(first, last);
-                area.AccessPins--;
+                slice.Pages.Unpin(slice.FirstPage, slice.LastPage);
+                slice.Area.AccessPins--;
             }
         }
     }
@@ -107,20 +97,19 @@ public sealed partial class IoPageTable
     /// </summary>
     public Errno AccessReadWrite(ulong iova, Span<byte> buffer, bool write)
     {
-        if (buffer.IsEmpty)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, (ulong)buffer.Length, out var want))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, (ulong)buffer.Length, out var want);
+        if (rc != Errno.Ok)
+            return rc;
         lock (_lock)
         {
-            var rc = CollectAccessSlices(want, write, requirePageAligned: false, out var areas);
+            rc = CollectAccessPiecesLocked(want, write, requirePageAligned: false, out var pieces);
             if (rc != Errno.Ok)
                 return rc;
-            foreach (var (area, cursor, last) in areas)
+            foreach (var piece in pieces)
             {
-                var chunk = buffer.Slice((int)(cursor - want.Start), (int)(last - cursor + 1));
-                var user = area.UserAddress + (cursor - area.Start);
-                rc = write ? area.Pages.Memory.Write(user, chunk) : area.Pages.Memory.Read(user, chunk);
+                var chunk = buffer.Slice((int)(piece.First - want.Start), (int)piece.Length);
+                var user = piece.Area.UserAddress + (piece.First - piece.Area.Start);
+                rc = write ? piece.Area.Pages.Memory.Write(user, chunk) : piece.Area.Pages.Memory.Read(user, chunk);
                 if (rc != Errno.Ok)
                     return rc;
             }
@@ -128,33 +117,32 @@ public sealed partial class IoPageTable
         }
     }
 
-    /// <summary>The contiguous areas covering <paramref name="want"/>, each with the part of it that falls inside.</summary>
-    private Errno CollectAccessSlices(IovaRange want, bool write, bool requirePageAligned, out List<(Area Area, ulong First, ulong Last)> slices)
+    /// <summary>
+    /// The pieces of the areas covering <paramref name="want"/>, each checked for the access:
+    /// ENOENT for a hole, EINVAL while an area is being unmapped or (when pinning) for a piece that
+    /// does not start, or unless last end, on a page boundary; EPERM without the permission.
+    /// </summary>
+    private Errno CollectAccessPiecesLocked(IovaRange want, bool write, bool requirePageAligned, out List<AreaPiece> pieces)
     {
-        slices = [];
-        var cursor = want.Start;
-        var node = _spans.FirstIntersecting(cursor, cursor);
-        while (true)
+        Debug.Assert(_lock.IsHeldByCurrentThread);
+        pieces = [];
+        var walk = new ContiguousAreas(_spans, want);
+        while (walk.MoveNext())
         {
-            if (node is not Area area || area.Start > cursor)
-                return Errno.ENOENT;
-            var last = Math.Min(area.Last, want.Last);
+            var (area, first, last) = walk.Current;
             if (area.PreventAccess)
                 return Errno.EINVAL;
             if (requirePageAligned &&
-                (CpuPage.Offset(area.StartByteOf(cursor)) != 0 ||
+                (CpuPage.Offset(area.StartByteOf(first)) != 0 ||
                  (last != want.Last && CpuPage.Offset(area.StartByteOf(last)) != CpuPage.Mask)))
                 return Errno.EINVAL;
             if (!area.Prot.HasFlag(write ? IoProt.Write : IoProt.Read))
                 return Errno.EPERM;
             if (write && !area.Pages.Writable)
                 return Errno.EPERM;
-            slices.Add((area, cursor, last));
-            if (last == want.Last)
-                return Errno.Ok;
-            cursor = last + 1;
-            node = _spans.Next(area);
+            pieces.Add(walk.Current);
         }
+        return walk.Covered ? Errno.Ok : Errno.ENOENT;
     }
 
     /// <summary>

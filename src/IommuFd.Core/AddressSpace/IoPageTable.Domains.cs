@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using IommuFd.Core.Domains;
 
@@ -38,20 +39,19 @@ public sealed partial class IoPageTable
         {
             if (_domains.Contains(domain))
                 return Errno.EEXIST;
-            var alignment = Math.Max(SmallestPage(domain), _iovaAlignment);
-            if (alignment > CpuPage.Size)
+            if (SmallestPage(domain) > CpuPage.Size)
                 return Errno.EINVAL;
-            if (alignment != _iovaAlignment && !AreasAligned(alignment))
-                return Errno.EADDRINUSE;
+            var rc = RaiseAlignmentLocked(SmallestPage(domain), out var alignment);
+            if (rc != Errno.Ok)
+                return rc;
 
             var aperture = domain.Aperture;
-            var rc = Errno.Ok;
             if (aperture.Start != 0)
                 rc = ReserveLocked(0, aperture.Start - 1, domain);
             if (rc == Errno.Ok && aperture.Last != ulong.MaxValue)
                 rc = ReserveLocked(aperture.Last + 1, ulong.MaxValue, domain);
             if (rc == Errno.Ok)
-                rc = FillDomain(domain);
+                rc = FillDomainLocked(domain);
             if (rc != Errno.Ok)
             {
                 UnreserveLocked(domain);
@@ -82,7 +82,7 @@ public sealed partial class IoPageTable
                     area.Pages.Unpin(area.FirstPageIndex, area.LastPageIndex);
             }
             UnreserveLocked(domain);
-            _iovaAlignment = ComputeAlignment();
+            _iovaAlignment = ComputeAlignmentLocked();
         }
     }
 
@@ -94,27 +94,39 @@ public sealed partial class IoPageTable
             if (enabled)
             {
                 _largePagesDisabled = false;
-                _iovaAlignment = ComputeAlignment();
+                _iovaAlignment = ComputeAlignmentLocked();
                 return Errno.Ok;
             }
             if (_largePagesDisabled)
                 return Errno.Ok;
             if (_domains.Count != 0 && _areaCount != 0)
                 return Errno.EINVAL;
+            var rc = RaiseAlignmentLocked(CpuPage.Size, out var alignment);
+            if (rc != Errno.Ok)
+                return rc;
             _largePagesDisabled = true;
-            var alignment = ComputeAlignment();
-            if (alignment > _iovaAlignment && !AreasAligned(alignment))
-            {
-                _largePagesDisabled = false;
-                return Errno.EADDRINUSE;
-            }
             _iovaAlignment = alignment;
             return Errno.Ok;
         }
     }
 
-    private ulong ComputeAlignment()
+    /// <summary>
+    /// The one rule for a new alignment requirement (a domain's smallest page, an access's pin
+    /// granule, huge pages off): the IOAS's alignment becomes the larger of the two, which is only
+    /// allowed when every existing area already meets it (EADDRINUSE otherwise). Nothing changes
+    /// here; the caller stores <paramref name="alignment"/> once its own change is made.
+    /// </summary>
+    private Errno RaiseAlignmentLocked(ulong required, out ulong alignment)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
+        alignment = Math.Max(_iovaAlignment, required);
+        return alignment == _iovaAlignment || AreasAlignedLocked(alignment) ? Errno.Ok : Errno.EADDRINUSE;
+    }
+
+    /// <summary>What the current domains, accesses and huge-page option require (may lower the alignment after a removal).</summary>
+    private ulong ComputeAlignmentLocked()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         var alignment = _largePagesDisabled ? CpuPage.Size : 1UL;
         foreach (var d in _domains)
             alignment = Math.Max(alignment, SmallestPage(d));
@@ -126,8 +138,9 @@ public sealed partial class IoPageTable
     private static ulong SmallestPage(IIoDomain domain) =>
         domain.PageSizeBitmap == 0 ? CpuPage.Size : 1UL << BitOperations.TrailingZeroCount(domain.PageSizeBitmap);
 
-    private bool AreasAligned(ulong alignment)
+    private bool AreasAlignedLocked(ulong alignment)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         var mask = alignment - 1;
         foreach (var node in _spans.InOrder())
             if (node is Area a && ((a.Start & mask) != 0 || (a.Length & mask) != 0 || (a.PageOffset & mask) != 0))
@@ -136,8 +149,9 @@ public sealed partial class IoPageTable
     }
 
     /// <summary>Maps every existing area into a new domain; on failure unmaps what was filled.</summary>
-    private Errno FillDomain(IIoDomain domain)
+    private Errno FillDomainLocked(IIoDomain domain)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         var firstDomain = _domains.Count == 0;
         var filled = new List<Area>();
         foreach (var node in _spans.InOrder())
@@ -147,7 +161,7 @@ public sealed partial class IoPageTable
             var rc = firstDomain ? area.Pages.Pin(area.FirstPageIndex, area.LastPageIndex) : Errno.Ok;
             if (rc == Errno.Ok)
             {
-                rc = MapIntoDomain(domain, area);
+                rc = MapIntoDomainLocked(domain, area);
                 if (rc != Errno.Ok && firstDomain)
                     area.Pages.Unpin(area.FirstPageIndex, area.LastPageIndex);
             }
@@ -167,33 +181,35 @@ public sealed partial class IoPageTable
     }
 
     /// <summary>Pins new areas and maps them into every domain; on failure nothing stays pinned or mapped.</summary>
-    private Errno FillDomains(List<Area> areas)
+    private Errno FillDomainsLocked(List<Area> areas)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         if (_domains.Count == 0)
             return Errno.Ok;
         for (var i = 0; i < areas.Count; i++)
         {
-            var rc = FillAllDomains(areas[i]);
+            var rc = FillAllDomainsLocked(areas[i]);
             if (rc == Errno.Ok)
                 continue;
             for (var j = 0; j < i; j++)
-                UnfillDomains(areas[j], _domains.Count);
+                UnfillDomainsLocked(areas[j], _domains.Count);
             return rc;
         }
         return Errno.Ok;
     }
 
-    private Errno FillAllDomains(Area area)
+    private Errno FillAllDomainsLocked(Area area)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         var rc = area.Pages.Pin(area.FirstPageIndex, area.LastPageIndex);
         if (rc != Errno.Ok)
             return rc;
         for (var d = 0; d < _domains.Count; d++)
         {
-            rc = MapIntoDomain(_domains[d], area);
+            rc = MapIntoDomainLocked(_domains[d], area);
             if (rc != Errno.Ok)
             {
-                UnfillDomains(area, d);
+                UnfillDomainsLocked(area, d);
                 return rc;
             }
         }
@@ -205,12 +221,16 @@ public sealed partial class IoPageTable
     /// domain holds only entries up to a CPU page, as the kernel's page-sized batches give;
     /// otherwise it may use any page size the alignment allows.
     /// </summary>
-    private Errno MapIntoDomain(IIoDomain domain, Area area) =>
-        domain.Map(area.Start, area.UserAddress, area.Length, area.Prot, _largePagesDisabled ? CpuPage.Size : ulong.MaxValue);
+    private Errno MapIntoDomainLocked(IIoDomain domain, Area area)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
+        return domain.Map(area.Start, area.UserAddress, area.Length, area.Prot, _largePagesDisabled ? CpuPage.Size : ulong.MaxValue);
+    }
 
     /// <summary>Unmaps an area from the first <paramref name="domainCount"/> domains and drops its pin.</summary>
-    private void UnfillDomains(Area area, int domainCount)
+    private void UnfillDomainsLocked(Area area, int domainCount)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         if (_domains.Count == 0)
             return;
         for (var d = 0; d < domainCount; d++)

@@ -1,18 +1,10 @@
+using System.Diagnostics;
+
 namespace IommuFd.Core.AddressSpace;
 
 /// <summary>Allowed and reserved IOVA: what user space may rely on, and what devices forbid.</summary>
 public sealed partial class IoPageTable
 {
-    private readonly record struct Reservation(ulong Start, ulong Last, object? Owner);
-
-    /// <summary>Sorted, disjoint ranges user space asked to keep usable (ALLOW_IOVAS).</summary>
-    private List<IovaRange> _allowed = [];
-
-    /// <summary>Every reservation as made (they may overlap); merged copies live in the span tree.</summary>
-    private readonly List<Reservation> _reservations = [];
-
-    private readonly List<ReservedSpan> _reservedSpans = [];
-
     /// <summary>The usable IOVA windows (the holes between reserved ranges), in order.</summary>
     public IReadOnlyList<IovaRange> UsableRanges()
     {
@@ -41,27 +33,29 @@ public sealed partial class IoPageTable
 
     /// <summary>
     /// Replaces the allowed list. Each range needs start &lt; last and may not overlap another
-    /// (EINVAL); none may intersect reserved IOVA (EADDRINUSE). All or nothing.
+    /// (EINVAL, <see cref="AllowedRangeSet"/>); none may intersect reserved IOVA (EADDRINUSE). All or nothing.
     /// </summary>
     public Errno SetAllowed(IReadOnlyList<IovaRange> ranges)
     {
-        var sorted = new List<IovaRange>(ranges.Count);
+        var set = new AllowedRangeSet();
         foreach (var r in ranges)
         {
-            if (r.Start >= r.Last)
-                return Errno.EINVAL;
-            sorted.Add(r);
+            var rc = set.Add(r);
+            if (rc != Errno.Ok)
+                return rc;
         }
-        sorted.Sort((a, b) => a.Start.CompareTo(b.Start));
-        for (var i = 1; i < sorted.Count; i++)
-            if (sorted[i].Start <= sorted[i - 1].Last)
-                return Errno.EINVAL;
+        return SetAllowed(set);
+    }
+
+    /// <summary>Replaces the allowed list with checked ranges: EADDRINUSE when one intersects reserved IOVA.</summary>
+    public Errno SetAllowed(AllowedRangeSet ranges)
+    {
         lock (_lock)
         {
-            foreach (var r in sorted)
-                if (ReservedIntersects(r))
+            foreach (var r in ranges.Ranges)
+                if (ReservedIntersectsLocked(r))
                     return Errno.EADDRINUSE;
-            _allowed = sorted;
+            _allowed = [.. ranges.Ranges];
             return Errno.Ok;
         }
     }
@@ -87,6 +81,7 @@ public sealed partial class IoPageTable
 
     private Errno ReserveLocked(ulong start, ulong last, object? owner)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         foreach (var node in _spans.Intersecting(start, last))
             if (node is Area)
                 return Errno.EADDRINUSE;
@@ -95,18 +90,20 @@ public sealed partial class IoPageTable
             if (r.Intersects(range))
                 return Errno.EADDRINUSE;
         _reservations.Add(new Reservation(start, last, owner));
-        RebuildReservedSpans();
+        RebuildReservedSpansLocked();
         return Errno.Ok;
     }
 
     private void UnreserveLocked(object? owner)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         if (_reservations.RemoveAll(r => ReferenceEquals(r.Owner, owner)) > 0)
-            RebuildReservedSpans();
+            RebuildReservedSpansLocked();
     }
 
-    private bool ReservedIntersects(IovaRange range)
+    private bool ReservedIntersectsLocked(IovaRange range)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         foreach (var node in _spans.Intersecting(range.Start, range.Last))
             if (node is ReservedSpan)
                 return true;
@@ -114,8 +111,9 @@ public sealed partial class IoPageTable
     }
 
     /// <summary>Re-merges the reservations (overlapping or adjacent ones join) into the span tree.</summary>
-    private void RebuildReservedSpans()
+    private void RebuildReservedSpansLocked()
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         foreach (var span in _reservedSpans)
             _spans.Remove(span);
         _reservedSpans.Clear();

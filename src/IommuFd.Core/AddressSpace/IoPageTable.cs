@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IommuFd.Core.Collections;
 using IommuFd.Core.Domains;
 using IommuFd.Core.Pages;
@@ -11,20 +12,43 @@ internal readonly record struct PageSlice(UserPages Pages, ulong StartByte, ulon
 /// The I/O address space's software copy: every IOVA → user-memory mapping, the reserved and
 /// allowed IOVA, and the domains that mirror it. The software copy is the truth: each change is
 /// applied to it and to every domain, or to none (any failure rolls the whole change back).
-/// All public members take <see cref="_lock"/>; see <see cref="LockOrder"/>.
+/// All public members take <see cref="_lock"/>; see <see cref="LockOrder"/>. The state is all in
+/// this file; the parts in IoPageTable.Domains/Access/Ranges.cs act on it under the lock.
 /// </summary>
 public sealed partial class IoPageTable
 {
+    // All of the page table's state lives here; the other parts (Domains, Access, Ranges) only
+    // act on it, and every private helper that touches it is named …Locked and asserts the lock.
+
+    /// <summary>How often an unmap asks accesses to let go before giving up (EDEADLK).</summary>
+    private const int UnmapNotifyAttempts = 100;
+
     private readonly Lock _lock = new();
 
     /// <summary>Areas and merged reserved spans together: holes in this tree are free IOVA.</summary>
     private readonly SpanTree _spans = new();
 
-    private readonly List<IIoDomain> _domains = [];
-
     private int _areaCount;
 
+    /// <summary>Always the largest of what domains, accesses and the huge-page option require (see <see cref="ComputeAlignmentLocked"/>).</summary>
+    private ulong _iovaAlignment = 1;
+
+    /// <summary>Domains mirroring the software copy, in attach order.</summary>
+    private readonly List<IIoDomain> _domains = [];
+
+    /// <summary>IOMMU_OPTION_HUGE_PAGES 0: domains get entries no larger than a CPU page.</summary>
     private bool _largePagesDisabled;
+
+    /// <summary>Accesses reading, writing and pinning through the software copy.</summary>
+    private readonly List<IIoAccess> _accesses = [];
+
+    /// <summary>Sorted, disjoint ranges user space asked to keep usable (ALLOW_IOVAS).</summary>
+    private List<IovaRange> _allowed = [];
+
+    /// <summary>Every reservation as made (they may overlap); merged copies live in <see cref="_reservedSpans"/> and the span tree.</summary>
+    private readonly List<Reservation> _reservations = [];
+
+    private readonly List<ReservedSpan> _reservedSpans = [];
 
     /// <summary>Minimum alignment of IOVA, length and page offset for MAP/COPY (starts at 1).</summary>
     public ulong IovaAlignment
@@ -35,8 +59,6 @@ public sealed partial class IoPageTable
                 return _iovaAlignment;
         }
     }
-
-    private ulong _iovaAlignment = 1;
 
     public int AreaCount
     {
@@ -79,23 +101,16 @@ public sealed partial class IoPageTable
     internal Errno GetPages(ulong iova, ulong length, out List<PageSlice> slices)
     {
         slices = [];
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, length, out var want))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, length, out var want);
+        if (rc != Errno.Ok)
+            return rc;
         lock (_lock)
         {
-            var cursor = want.Start;
-            for (var node = _spans.FirstIntersecting(want.Start, want.Start); node is Area area; node = _spans.Next(area))
-            {
-                if (area.Start > cursor)
-                    break;
-                var last = Math.Min(want.Last, area.Last);
-                slices.Add(new PageSlice(area.Pages, area.StartByteOf(cursor), last - cursor + 1));
-                if (last == want.Last)
-                    return Errno.Ok;
-                cursor = last + 1;
-            }
+            var walk = new ContiguousAreas(_spans, want);
+            while (walk.MoveNext())
+                slices.Add(new PageSlice(walk.Current.Area.Pages, walk.Current.StartByte, walk.Current.Length));
+            if (walk.Covered)
+                return Errno.Ok;
             slices.Clear();
             return Errno.ENOENT;
         }
@@ -112,11 +127,11 @@ public sealed partial class IoPageTable
             if (allocateIova)
             {
                 var first = slices[0];
-                rc = AllocateIova(first.Pages.Uptr + first.StartByte, length, out iova);
+                rc = new IovaAllocator(_spans, _allowed, _iovaAlignment).Allocate(first.Pages.Uptr + first.StartByte, length, out iova);
             }
             else
             {
-                rc = CheckFixedIova(iova, length);
+                rc = CheckFixedIovaLocked(iova, length);
             }
             if (rc != Errno.Ok)
                 return rc;
@@ -125,14 +140,14 @@ public sealed partial class IoPageTable
             var at = iova;
             foreach (var slice in slices)
             {
-                rc = ValidateSlice(slice, at, prot);
+                rc = ValidateSliceLocked(slice, at, prot);
                 if (rc != Errno.Ok)
                     break;
                 areas.Add(new Area(slice.Pages, at, slice.StartByte, slice.Length, prot));
                 at += slice.Length;
             }
             if (rc == Errno.Ok)
-                rc = FillDomains(areas);
+                rc = FillDomainsLocked(areas);
             if (rc != Errno.Ok)
                 return rc;
             foreach (var area in areas)
@@ -152,10 +167,9 @@ public sealed partial class IoPageTable
     internal Errno Unmap(ulong iova, ulong length, out ulong unmapped)
     {
         unmapped = 0;
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, length, out var range))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, length, out var range);
+        if (rc != Errno.Ok)
+            return rc;
         return UnmapRange(range, out unmapped);
     }
 
@@ -191,7 +205,7 @@ public sealed partial class IoPageTable
                 {
                     foreach (var area in doomed)
                     {
-                        UnfillDomains(area, _domains.Count);
+                        UnfillDomainsLocked(area, _domains.Count);
                         _spans.Remove(area);
                         area.Pages.RemoveArea();
                         unmapped += area.Length;
@@ -237,8 +251,9 @@ public sealed partial class IoPageTable
         }
     }
 
-    private Errno CheckFixedIova(ulong iova, ulong length)
+    private Errno CheckFixedIovaLocked(ulong iova, ulong length)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         if ((iova & (_iovaAlignment - 1)) != 0)
             return Errno.EINVAL;
         if (!IovaRange.TryFromLength(iova, length, out var range))
@@ -253,8 +268,9 @@ public sealed partial class IoPageTable
         return rc;
     }
 
-    private Errno ValidateSlice(PageSlice slice, ulong iova, IoProt prot)
+    private Errno ValidateSliceLocked(PageSlice slice, ulong iova, IoProt prot)
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         if (prot.HasFlag(IoProt.Write) && !slice.Pages.Writable)
             return Errno.EPERM;
         if ((CpuPage.Offset(slice.StartByte) & (_iovaAlignment - 1)) != 0)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Core.Faults;
@@ -14,6 +15,9 @@ public sealed class FaultQueue : IommufdObject
     private readonly LinkedList<FaultGroup> _waiting = new();
     private readonly Dictionary<uint, FaultGroup> _read = [];
     private uint _lastCookie;
+
+    /// <summary>The descriptor naming the queue, once opened (closed again if the creation is aborted).</summary>
+    internal (IObjectFiles Files, int Fd)? File { get; set; }
 
     public override ObjectKind Kind => ObjectKind.Fault;
 
@@ -135,6 +139,13 @@ public sealed class FaultQueue : IommufdObject
             group.Answer(PageResponseCode.Invalid);
     }
 
+    protected internal override void OnAbort()
+    {
+        if (File is { } open)
+            open.Files.Close(open.Fd);
+        OnDestroy();
+    }
+
     protected internal override void OnDestroy()
     {
         List<FaultGroup> all;
@@ -151,6 +162,7 @@ public sealed class FaultQueue : IommufdObject
     /// <summary>Cookies start at 1 (0 would read as "none") and skip any still awaiting an answer.</summary>
     private uint NextCookieLocked()
     {
+        Debug.Assert(_lock.IsHeldByCurrentThread);
         do
             _lastCookie = _lastCookie == uint.MaxValue ? 1 : _lastCookie + 1;
         while (_read.ContainsKey(_lastCookie));

@@ -46,10 +46,9 @@ public sealed class Access : IommufdObject, IIoAccess
         pin = null;
         if (!NeedsPinPages)
             return Errno.EINVAL;
-        if (length == 0)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, length, out _))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, length, out _);
+        if (rc != Errno.Ok)
+            return rc;
         lock (_lock)
         {
             if (Ioas is not { } ioas)
@@ -70,10 +69,9 @@ public sealed class Access : IommufdObject, IIoAccess
 
     private Errno ReadWrite(ulong iova, Span<byte> buffer, bool write)
     {
-        if (buffer.IsEmpty)
-            return Errno.EINVAL;
-        if (!IovaRange.TryFromLength(iova, (ulong)buffer.Length, out _))
-            return Errno.EOVERFLOW;
+        var rc = IovaRange.FromLength(iova, (ulong)buffer.Length, out _);
+        if (rc != Errno.Ok)
+            return rc;
         var ioas = Ioas;
         return ioas is null ? Errno.ENOENT : ioas.PageTable.AccessReadWrite(iova, buffer, write);
     }

@@ -7,11 +7,18 @@ namespace IommuFd.Core.Objects;
 /// <summary>
 /// A hardware page table devices attach to: paging (<see cref="HwptPaging"/>, mirrors an IOAS) or
 /// nested (<see cref="HwptNested"/>, a guest stage 1 over a paging parent). Either may deliver the
-/// device's page requests to a fault queue.
+/// device's page requests to a fault queue, which it then uses (DESTROY of the queue is EBUSY).
+/// Each kind releases what it acquired in its own <see cref="OnDestroy"/>.
 /// </summary>
 public abstract class Hwpt : IommufdObject
 {
-    private protected Hwpt(IIommuDriver driver) => Driver = driver;
+    private protected Hwpt(IommufdContext context, IIommuDriver driver)
+    {
+        Context = context;
+        Driver = driver;
+    }
+
+    internal IommufdContext Context { get; }
 
     public IIommuDriver Driver { get; }
 
@@ -22,12 +29,24 @@ public abstract class Hwpt : IommufdObject
     public abstract IIommuDomain AttachDomain { get; }
 
     /// <summary>Where page requests of devices attached here go, or null (they are answered Invalid).</summary>
-    public FaultQueue? Fault { get; internal set; }
+    public FaultQueue? Fault { get; private set; }
 
     public HwptId TypedId => new(Id.Value);
 
-    /// <summary>Set by the context: releases what the HWPT holds (its IOAS or parent, its fault queue).</summary>
-    internal Action? Teardown;
+    /// <summary>Sends page requests to the queue <paramref name="faultId"/>, which this HWPT then uses. ENOENT when unknown.</summary>
+    internal Errno UseFaultQueue(FaultId faultId)
+    {
+        using var fault = Context.Objects.Hold<FaultQueue>(faultId);
+        if (!fault.Held)
+            return Errno.ENOENT;
+        Context.Objects.AddUser(fault.Value);
+        Fault = fault.Value;
+        return Errno.Ok;
+    }
 
-    protected internal override void OnDestroy() => Teardown?.Invoke();
+    protected internal override void OnDestroy()
+    {
+        if (Fault is { } fault)
+            Context.Objects.RemoveUser(fault);
+    }
 }

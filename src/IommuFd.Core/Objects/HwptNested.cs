@@ -4,16 +4,17 @@ namespace IommuFd.Core.Objects;
 
 /// <summary>
 /// A nested hardware page table (IOMMUFD_OBJ_HWPT_NESTED): a guest-owned stage-1 table whose
-/// output goes through its paging parent, so DMA reaches what the parent's IOAS maps. It holds
-/// its parent (which then cannot be destroyed); attached devices hold it.
+/// output goes through its paging parent, so DMA reaches what the parent's IOAS maps. It uses
+/// its parent (which then cannot be destroyed) from creation; attached devices use it.
 /// </summary>
 public sealed class HwptNested : Hwpt
 {
-    internal HwptNested(HwptPaging parent, INestedDomain domain)
-        : base(parent.Driver)
+    internal HwptNested(IommufdContext context, HwptPaging parent, INestedDomain domain)
+        : base(context, parent.Driver)
     {
         Parent = parent;
         Domain = domain;
+        context.Objects.AddUser(parent);
     }
 
     public override ObjectKind Kind => ObjectKind.HwptNested;
@@ -25,4 +26,10 @@ public sealed class HwptNested : Hwpt
     public override Ioas Ioas => Parent.Ioas;
 
     public override IIommuDomain AttachDomain => Domain;
+
+    protected internal override void OnDestroy()
+    {
+        Context.Objects.RemoveUser(Parent);
+        base.OnDestroy();
+    }
 }

@@ -4,9 +4,9 @@ namespace IommuFd.Core.Objects;
 
 /// <summary>
 /// A context's objects by ID: an array indexed by ID (O(1) look-up), the lowest free ID reused
-/// first as the kernel's allocator does. Creation is two-phase: <see cref="Reserve"/> takes an ID
-/// that look-ups cannot see, then <see cref="Publish"/> or <see cref="Abort"/>, so a failed
-/// creation leaves neither an ID nor an object behind.
+/// first as the kernel's allocator does. Creation is two-phase: <see cref="Reserve{T}"/> hands back
+/// a <see cref="PendingObject{T}"/> whose ID look-ups cannot see until it is published, and whose
+/// disposal aborts it. Look-ups are <see cref="Hold{T}"/> scopes.
 /// </summary>
 public sealed class ObjectTable
 {
@@ -30,8 +30,21 @@ public sealed class ObjectTable
         }
     }
 
-    /// <summary>Gives <paramref name="obj"/> an ID that stays invisible until published. ENOSPC when IDs run out.</summary>
-    public Errno Reserve(IommufdObject obj)
+    /// <summary>
+    /// Gives <paramref name="obj"/> an ID that stays invisible until the pending object is published;
+    /// disposing it unpublished aborts. When IDs run out (ENOSPC, in <see cref="PendingObject{T}.Status"/>)
+    /// the object's abort step runs at once, so what its constructor acquired is released too.
+    /// </summary>
+    public PendingObject<T> Reserve<T>(T obj) where T : IommufdObject
+    {
+        var rc = ReserveId(obj);
+        if (rc == Errno.Ok)
+            return new PendingObject<T>(this, obj);
+        obj.OnAbort();
+        return new PendingObject<T>(rc);
+    }
+
+    private Errno ReserveId(IommufdObject obj)
     {
         lock (_lock)
         {
@@ -58,8 +71,8 @@ public sealed class ObjectTable
         }
     }
 
-    /// <summary>Makes a reserved object visible to look-ups.</summary>
-    public void Publish(IommufdObject obj)
+    /// <summary>Makes a reserved object visible to look-ups (through <see cref="PendingObject{T}.Publish"/>).</summary>
+    internal void Publish(IommufdObject obj)
     {
         lock (_lock)
         {
@@ -68,21 +81,25 @@ public sealed class ObjectTable
         }
     }
 
-    /// <summary>Forgets a reserved, unpublished object and frees its ID. The caller undoes its own work.</summary>
-    public void Abort(IommufdObject obj)
+    /// <summary>Forgets a reserved, unpublished object, frees its ID, then runs its abort step.</summary>
+    internal void Abort(IommufdObject obj)
     {
         lock (_lock)
         {
             Debug.Assert(ReferenceEquals(_slots[obj.Id.Value], obj) && !_published[obj.Id.Value]);
             FreeSlot(obj.Id.Value);
         }
+        obj.OnAbort();
     }
 
     /// <summary>
-    /// Looks up a published object of type <typeparamref name="T"/> and holds it until
-    /// <see cref="Release"/>. An unknown ID or an object of another kind is ENOENT.
+    /// Looks up a published object of type <typeparamref name="T"/> and holds it until the hold is
+    /// disposed. An unknown ID or an object of another kind is ENOENT.
     /// </summary>
-    public Errno TryHold<T>(ObjectId id, out T obj) where T : IommufdObject
+    public ObjectHold<T> Hold<T>(ObjectId id) where T : IommufdObject =>
+        TryHold<T>(id, out var obj) == Errno.Ok ? new ObjectHold<T>(this, obj) : new ObjectHold<T>(Errno.ENOENT);
+
+    private Errno TryHold<T>(ObjectId id, out T obj) where T : IommufdObject
     {
         // Misses (unknown IDs) are answered without the lock: the arrays are only replaced, never
         // shrunk, so a racy read at worst misses an object published at the same instant.
@@ -106,16 +123,8 @@ public sealed class ObjectTable
         return Errno.ENOENT;
     }
 
-    /// <summary>Like <see cref="TryHold{T}"/>, as a disposable hold.</summary>
-    public Errno Hold<T>(ObjectId id, out ObjectHold<T> hold) where T : IommufdObject
-    {
-        var rc = TryHold<T>(id, out var obj);
-        hold = rc == Errno.Ok ? new ObjectHold<T>(this, obj) : default;
-        return rc;
-    }
-
-    /// <summary>Drops a hold; the last hold of a destroyed object tears it down.</summary>
-    public void Release(IommufdObject obj)
+    /// <summary>Drops a hold (through <see cref="ObjectHold{T}.Dispose"/>); the last hold of a destroyed object tears it down.</summary>
+    internal void Release(IommufdObject obj)
     {
         bool destroy;
         lock (_lock)

@@ -183,23 +183,16 @@ public sealed class AbiSession : IDisposable
 
     public TResult WithIoas<TResult>(uint ioas, Func<IoPageTable, TResult> read)
     {
-        Assert.Equal(Errno.Ok, Context.Objects.TryHold<Ioas>(new ObjectId(ioas), out var held));
-        try
-        {
-            return read(held.PageTable);
-        }
-        finally
-        {
-            Context.Objects.Release(held);
-        }
+        using var held = Context.Objects.Hold<Ioas>(new ObjectId(ioas));
+        Assert.True(held.Held);
+        return read(held.Value.PageTable);
     }
 
     /// <summary>Publishes an object of another kind, to show that IOAS commands refuse its ID.</summary>
     public uint AddForeignObject()
     {
         var obj = new ForeignObject();
-        Assert.Equal(Errno.Ok, Context.Objects.Reserve(obj));
-        Context.Objects.Publish(obj);
+        Assert.Equal(Errno.Ok, Context.Objects.Reserve(obj).PublishNow(out _));
         return obj.Id.Value;
     }
 

@@ -40,8 +40,7 @@ public sealed class AccessTests
     {
         Map(0x10000, UserBase, 4 * 4096);
         var (access, mock) = NewAccess();
-        Assert.Equal(4096UL, _context.Objects.TryHold<Ioas>(_ioas, out var ioas) == Errno.Ok ? ioas.PageTable.IovaAlignment : 0);
-        _context.Objects.Release(ioas);
+        Assert.Equal(4096UL, _context.Objects.Peek<Ioas>(_ioas).PageTable.IovaAlignment);
         Assert.Equal(Errno.Ok, access.Pin(0x11000, 2 * 4096, write: true, out var pin));
         Assert.Equal([UserBase + 4096, UserBase + 8192], pin!.UserPages);
         mock.AddItem(pin);

@@ -51,8 +51,7 @@ public sealed class AttachTests
 
     private static void AssertMirrors(RecordingDomain domain, IommufdContext context, IoasId ioas)
     {
-        context.Objects.TryHold<Ioas>(ioas, out var held).ThrowIfError("hold");
-        context.Objects.Release(held);
+        var held = context.Objects.Peek<Ioas>(ioas);
         var expected = new Dictionary<ulong, ulong>();
         foreach (var m in held.PageTable.Mappings())
             for (var off = 0UL; off < m.Iova.Length; off += 4096)

@@ -26,7 +26,6 @@ public sealed class FaultQueueTests : IDisposable
     {
         _context.CreateIoas(out var ioas).ThrowIfError("ioas");
         _context.CreateFaultQueue(out _queue).ThrowIfError("queue");
-        _context.FinishFaultQueue(_queue);
         _queue.ReadableChanged = _readable.Add;
         var device = MockIommuDriver.Instance.CreateDevice(MockDeviceFlags.None);
         _context.BindDevice(device, out _device).ThrowIfError("bind");

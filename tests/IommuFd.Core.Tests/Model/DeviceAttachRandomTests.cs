@@ -98,9 +98,9 @@ public sealed class DeviceAttachRandomTests
             }
             case 10:
             {
-                var attached = context.Objects.TryHold<Device>(device, out var d) == Errno.Ok && d.Attached is not null;
-                if (d is not null)
-                    context.Objects.Release(d);
+                bool attached;
+                using (var d = context.Objects.Hold<Device>(device))
+                    attached = d.Held && d.Value.Attached is not null;
                 return attached
                     ? ($"replace {device} {hwpt}", context.ReplaceDevice(device, hwpt, out _))
                     : ($"attach {device} {hwpt}", context.AttachDevice(device, hwpt, out _));
@@ -152,16 +152,14 @@ public sealed class DeviceAttachRandomTests
         var parts = new List<string>();
         foreach (var id in ioases)
         {
-            context.Objects.TryHold<Ioas>(id, out var ioas).ThrowIfError("hold");
-            context.Objects.Release(ioas);
+            var ioas = context.Objects.Peek<Ioas>(id);
             var table = ioas.PageTable;
             parts.Add($"{id}: {string.Join(",", table.Mappings().Select(m => $"{m.Iova}->{m.UserAddress:x}"))} " +
                       $"ranges {string.Join(",", table.UsableRanges())} align {table.IovaAlignment} domains {table.DomainCount}");
         }
         foreach (var id in devices)
         {
-            context.Objects.TryHold<Device>(id, out var device).ThrowIfError("hold");
-            context.Objects.Release(device);
+            var device = context.Objects.Peek<Device>(id);
             parts.Add($"{id}->{device.Attached?.Id.ToString() ?? "-"}");
         }
         parts.Add($"objects {context.Objects.Count} charged {host.UserAccount.UsedPages}: " +

@@ -35,10 +35,9 @@ public sealed class EngineUnderTest
     public Errno LastErrno { get; set; }
     public ulong LastValue { get; set; }
 
-    public AddressSpace.IoPageTable Table(int index)
+    public IommuFd.Core.AddressSpace.IoPageTable Table(int index)
     {
-        Context.Objects.TryHold<Ioas>(Ioases[index], out var ioas).ThrowIfError("hold IOAS");
-        Context.Objects.Release(ioas);
+        var ioas = Context.Objects.Peek<Ioas>(Ioases[index]);
         return ioas.PageTable;
     }
 

@@ -112,6 +112,8 @@ public sealed class ModelWorld
     public void Map(int ioasIndex, ulong userAddress, ulong length, IoProt prot, bool fixedIova, ulong iova)
     {
         LastValue = 0;
+        // The kernel's request checks: all-ones IOVA or length, then no access.
+        if (iova == ulong.MaxValue || length == ulong.MaxValue) { LastErrno = Errno.EOVERFLOW; return; }
         if ((prot & (IoProt.Read | IoProt.Write)) == 0) { LastErrno = Errno.EINVAL; return; }
         if (userAddress > ulong.MaxValue - length) { LastErrno = Errno.EOVERFLOW; return; }
         if (length == 0) { LastErrno = Errno.EINVAL; return; }
@@ -123,6 +125,7 @@ public sealed class ModelWorld
     public void Copy(int dstIndex, int srcIndex, ulong srcIova, ulong length, IoProt prot, bool fixedIova, ulong dstIova)
     {
         LastValue = 0;
+        if (dstIova == ulong.MaxValue || srcIova == ulong.MaxValue || length == ulong.MaxValue) { LastErrno = Errno.EOVERFLOW; return; }
         if ((prot & (IoProt.Read | IoProt.Write)) == 0) { LastErrno = Errno.EINVAL; return; }
         if (length == 0) { LastErrno = Errno.EINVAL; return; }
         if (srcIova > ulong.MaxValue - (length - 1)) { LastErrno = Errno.EOVERFLOW; return; }

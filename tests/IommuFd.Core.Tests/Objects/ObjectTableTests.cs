@@ -1,3 +1,4 @@
+using IommuFd.Core.Tests.Infrastructure;
 using IommuFd.Core;
 using IommuFd.Core.Memory;
 using IommuFd.Core.Objects;
@@ -9,61 +10,99 @@ public sealed class ObjectTableTests
     private sealed class Thing : IommufdObject
     {
         public int Destroyed;
+        public int Aborted;
 
         public override ObjectKind Kind => ObjectKind.Selftest;
 
         protected internal override void OnDestroy() => Destroyed++;
+
+        protected internal override void OnAbort() => Aborted++;
+    }
+
+    private static Thing Published(ObjectTable table)
+    {
+        var t = new Thing();
+        table.Reserve(t).PublishNow(out _).ThrowIfError("reserve");
+        return t;
     }
 
     [Fact]
     public void IdsStartAtOneAndTheLowestFreeIsReused()
     {
         var table = new ObjectTable();
-        var things = Enumerable.Range(0, 4).Select(_ => new Thing()).ToList();
-        foreach (var t in things)
-        {
-            Assert.Equal(Errno.Ok, table.Reserve(t));
-            table.Publish(t);
-        }
+        var things = Enumerable.Range(0, 4).Select(_ => Published(table)).ToList();
         Assert.Equal([1u, 2u, 3u, 4u], things.Select(t => t.Id.Value));
         Assert.Equal(Errno.Ok, table.Destroy(new ObjectId(3)));
         Assert.Equal(Errno.Ok, table.Destroy(new ObjectId(2)));
-        var next = new Thing();
-        table.Reserve(next);
-        Assert.Equal(2u, next.Id.Value);
+        Assert.Equal(2u, Published(table).Id.Value);
     }
 
     [Fact]
-    public void ReservedObjectsAreInvisibleAndAbortLeavesNoTrace()
+    public void APendingObjectIsInvisibleAndDisposingItAbortsWithItsOwnStep()
     {
         var table = new ObjectTable();
         var t = new Thing();
-        table.Reserve(t);
-        Assert.Equal(Errno.ENOENT, table.TryHold<Thing>(t.Id, out _));
-        Assert.Equal(Errno.ENOENT, table.Destroy(t.Id));
-        table.Abort(t);
+        ObjectId id;
+        using (var pending = table.Reserve(t))
+        {
+            Assert.True(pending.Reserved);
+            id = pending.Value.Id;
+            using (var hold = table.Hold<Thing>(id))
+                Assert.Equal(Errno.ENOENT, hold.Status);
+            Assert.Equal(Errno.ENOENT, table.Destroy(id));
+            Assert.Equal(1, table.Count);
+        }
         Assert.Equal(0, table.Count);
-        Assert.Equal(0, t.Destroyed);
-        var again = new Thing();
-        table.Reserve(again);
-        Assert.Equal(t.Id, again.Id);
+        Assert.Equal((1, 0), (t.Aborted, t.Destroyed));
+        Assert.Equal(id, Published(table).Id);
+    }
+
+    [Fact]
+    public void APublishedObjectIsVisibleAndDisposingThePendingDoesNothingMore()
+    {
+        var table = new ObjectTable();
+        var t = new Thing();
+        using (var pending = table.Reserve(t))
+        {
+            Assert.Same(t, pending.Publish());
+            Assert.Throws<InvalidOperationException>(() => pending.Publish());
+        }
+        Assert.Equal(0, t.Aborted);
+        using (var hold = table.Hold<Thing>(t.Id))
+            Assert.Same(t, hold.Value);
+        Assert.Equal(Errno.Ok, table.Destroy(t.Id));
+        Assert.Equal((0, 1), (t.Aborted, t.Destroyed));
     }
 
     [Fact]
     public void UsersMakeDestroyBusyAndHoldsDelayTeardown()
     {
         var table = new ObjectTable();
-        var t = new Thing();
-        table.Reserve(t);
-        table.Publish(t);
+        var t = Published(table);
         table.AddUser(t);
         Assert.Equal(Errno.EBUSY, table.Destroy(t.Id));
         table.RemoveUser(t);
-        Assert.Equal(Errno.Ok, table.TryHold<Thing>(t.Id, out var held));
+        using (var held = table.Hold<Thing>(t.Id))
+        {
+            Assert.True(held.Held);
+            Assert.Equal(Errno.Ok, table.Destroy(t.Id));
+            Assert.Equal(0, t.Destroyed);
+            using var again = table.Hold<Thing>(t.Id);
+            Assert.Equal(Errno.ENOENT, again.Status);
+        }
+        Assert.Equal(1, t.Destroyed);
+    }
+
+    [Fact]
+    public void AFailedHoldHoldsNothingAndDisposesToNothing()
+    {
+        var table = new ObjectTable();
+        var t = Published(table);
+        var missing = table.Hold<Thing>(new ObjectId(77));
+        Assert.False(missing.Held);
+        Assert.Throws<InvalidOperationException>(() => missing.Value);
+        missing.Dispose();
         Assert.Equal(Errno.Ok, table.Destroy(t.Id));
-        Assert.Equal(0, t.Destroyed);
-        Assert.Equal(Errno.ENOENT, table.TryHold<Thing>(t.Id, out _));
-        table.Release(held);
         Assert.Equal(1, t.Destroyed);
     }
 
@@ -72,9 +111,10 @@ public sealed class ObjectTableTests
     {
         using var context = new IommufdContext(new IommuHost(new SimulatedUserMemory(), ulong.MaxValue));
         context.CreateIoas(out var ioas).ThrowIfError("ioas");
-        Assert.Equal(Errno.ENOENT, context.Objects.TryHold<Thing>(ioas, out _));
-        Assert.Equal(Errno.Ok, context.Objects.TryHold<Ioas>(ioas, out var held));
-        context.Objects.Release(held);
+        using (var wrong = context.Objects.Hold<Thing>(ioas))
+            Assert.Equal(Errno.ENOENT, wrong.Status);
+        using var right = context.Objects.Hold<Ioas>(ioas);
+        Assert.True(right.Held);
     }
 
     [Fact]
@@ -85,8 +125,7 @@ public sealed class ObjectTableTests
         var host = new IommuHost(memory, ulong.MaxValue);
         var context = new IommufdContext(host);
         context.CreateIoas(out var id).ThrowIfError("ioas");
-        context.Objects.TryHold<Ioas>(id, out var ioas).ThrowIfError("hold");
-        context.Objects.Release(ioas);
+        var ioas = context.Objects.Peek<Ioas>(id);
         ioas.PageTable.AddDomain(new Infrastructure.RecordingDomain(IovaRange.Everything)).ThrowIfError("domain");
         var iova = 0UL;
         context.Map(id, 0x10000, 0x4000, IoProt.Read | IoProt.Write, IovaPlacement.Automatic, ref iova).ThrowIfError("map");

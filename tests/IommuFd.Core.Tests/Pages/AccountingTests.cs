@@ -21,8 +21,7 @@ public sealed class AccountingTests
     private static IoasId IoasWithDomain(IommufdContext context)
     {
         context.CreateIoas(out var id).ThrowIfError("ioas");
-        context.Objects.TryHold<Ioas>(id, out var ioas).ThrowIfError("hold");
-        context.Objects.Release(ioas);
+        var ioas = context.Objects.Peek<Ioas>(id);
         ioas.PageTable.AddDomain(new RecordingDomain(IovaRange.Everything)).ThrowIfError("domain");
         return id;
     }

@@ -21,8 +21,25 @@ public sealed class SelftestDevice : IommufdObject
 
     public Device Device { get; }
 
+    /// <summary>Whether the device was bound (and this handle counts as its user).</summary>
+    private bool _bound;
+
+    /// <summary>Binds the device to the context; the handle then uses it until destroyed.</summary>
+    internal Errno Bind()
+    {
+        var rc = Context.BindDevice(Device, out _);
+        if (rc != Errno.Ok)
+            return rc;
+        Context.Objects.AddUser(Device);
+        _bound = true;
+        return Errno.Ok;
+    }
+
+    /// <summary>Unplugs the device: detached, no longer used, unbound. Also undoes a creation that stopped half way.</summary>
     protected internal override void OnDestroy()
     {
+        if (!_bound)
+            return;
         Context.DetachDevice(Device.TypedId);
         Context.Objects.RemoveUser(Device);
         Context.Objects.Destroy(Device.Id);

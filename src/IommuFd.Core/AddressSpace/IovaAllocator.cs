@@ -1,16 +1,20 @@
 using System.Numerics;
+using IommuFd.Core.Collections;
 
 namespace IommuFd.Core.AddressSpace;
 
-/// <summary>Automatic IOVA allocation: the first hole that fits, inside the allowed ranges.</summary>
-public sealed partial class IoPageTable
+/// <summary>
+/// Automatic IOVA allocation: the first hole of a page table's span tree that fits, inside its
+/// allowed ranges. Reads only what it is given; the caller holds the page table's lock.
+/// </summary>
+internal readonly struct IovaAllocator(SpanTree spans, IReadOnlyList<IovaRange> allowed, ulong minimumAlignment)
 {
     /// <summary>
     /// Finds free, unreserved IOVA for <paramref name="length"/> bytes. The alignment keeps the user
     /// address's own alignment up to a huge page (so huge pages stay possible) and the page offset; IOVA 0 and the
     /// top page are never handed out. ENOSPC when no hole fits.
     /// </summary>
-    private Errno AllocateIova(ulong userAddress, ulong length, out ulong iova)
+    public Errno Allocate(ulong userAddress, ulong length, out ulong iova)
     {
         iova = 0;
         if (length == 0 || length >= ulong.MaxValue / 2)
@@ -21,7 +25,7 @@ public sealed partial class IoPageTable
             alignment = Math.Min(alignment, 1UL << BitOperations.TrailingZeroCount(userAddress));
         // Beyond a huge page more alignment buys nothing and only wastes IOVA.
         alignment = Math.Min(alignment, CpuPage.HugeSize);
-        if (alignment < _iovaAlignment)
+        if (alignment < minimumAlignment)
             return Errno.EINVAL;
 
         const ulong windowStart = CpuPage.Size;
@@ -39,13 +43,13 @@ public sealed partial class IoPageTable
     /// <summary>Allowed IOVA clipped to the window, adjacent ranges joined; the whole window when none is set.</summary>
     private IEnumerable<IovaRange> AllowedSpans(ulong windowStart, ulong windowLast)
     {
-        if (_allowed.Count == 0)
+        if (allowed.Count == 0)
         {
             yield return new IovaRange(windowStart, windowLast);
             yield break;
         }
         IovaRange? pending = null;
-        foreach (var r in _allowed)
+        foreach (var r in allowed)
         {
             if (r.Last < windowStart || r.Start > windowLast)
                 continue;
@@ -67,7 +71,7 @@ public sealed partial class IoPageTable
     private bool FindHole(ulong lo, ulong hi, ulong length, ulong alignment, ulong pageOffset, out ulong iova)
     {
         iova = 0;
-        for (var node = _spans.FindGapAfter(lo, length); node is not null; node = _spans.FindGapAfter(node.Start, length))
+        for (var node = spans.FindGapAfter(lo, length); node is not null; node = spans.FindGapAfter(node.Start, length))
         {
             var holeStart = node.Start - node.GapBefore;
             if (holeStart > hi)
@@ -75,7 +79,7 @@ public sealed partial class IoPageTable
             if (FitInto(Math.Max(holeStart, lo), Math.Min(node.Start - 1, hi), length, alignment, pageOffset, out iova))
                 return true;
         }
-        var lastNode = _spans.LastNode;
+        var lastNode = spans.LastNode;
         if (lastNode is not null && lastNode.Last == ulong.MaxValue)
             return false;
         var tailStart = lastNode is null ? 0 : lastNode.Last + 1;
