@@ -15,6 +15,14 @@ public sealed class DmaCacheTag
     /// <summary>Unique for the process; tags are never reused, so a dead domain's entries cannot alias a new one.</summary>
     public uint Value { get; } = (uint)Interlocked.Increment(ref s_last);
 
+    private long _generation;
+
+    /// <summary>
+    /// Bumped before every invalidation reaches the caches. A translation walked before a bump
+    /// is not cached after it, so a walk racing an unmap cannot leave a stale entry behind.
+    /// </summary>
+    public long Generation => Volatile.Read(ref _generation);
+
     /// <summary>An IOTLB is about to cache an entry under this tag.</summary>
     internal void Register(Iotlb cache)
     {
@@ -34,6 +42,7 @@ public sealed class DmaCacheTag
     {
         if (length == 0)
             return;
+        Interlocked.Increment(ref _generation);
         var last = iova + Math.Min(length - 1, ulong.MaxValue - iova);
         foreach (var cache in Volatile.Read(ref _caches))
             cache.InvalidateStageTwo(Value, iova, last);
@@ -42,6 +51,7 @@ public sealed class DmaCacheTag
     /// <summary>Everything cached under this tag (as stage 1 or as stage 2).</summary>
     public void InvalidateAll()
     {
+        Interlocked.Increment(ref _generation);
         foreach (var cache in Volatile.Read(ref _caches))
             cache.InvalidateTag(Value);
     }
@@ -49,6 +59,7 @@ public sealed class DmaCacheTag
     /// <summary>Entries looked up through this (stage-1) tag for <paramref name="pasid"/> in [first, last].</summary>
     public void InvalidateStageOne(uint pasid, ulong first, ulong last)
     {
+        Interlocked.Increment(ref _generation);
         foreach (var cache in Volatile.Read(ref _caches))
             cache.InvalidateStageOne(Value, pasid, first, last);
     }

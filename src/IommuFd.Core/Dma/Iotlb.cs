@@ -109,6 +109,22 @@ public sealed class Iotlb
         }
     }
 
+    /// <summary>
+    /// <see cref="Insert"/>, unless an invalidation of <paramref name="first"/> (or <paramref name="second"/>)
+    /// happened since the generations the walk started from: then the walk may have seen tables that
+    /// no longer exist, and it is not cached. Returns whether it was cached.
+    /// </summary>
+    internal bool InsertIfCurrent(uint tag, uint pasid, ulong iova, in IotlbEntry entry, DmaCacheTag first, long firstGeneration, DmaCacheTag? second = null, long secondGeneration = 0)
+    {
+        lock (_lock)
+        {
+            if (first.Generation != firstGeneration || (second is not null && second.Generation != secondGeneration))
+                return false;
+            Insert(tag, pasid, iova, entry);
+            return true;
+        }
+    }
+
     /// <summary>Drops everything (a global invalidation).</summary>
     public void InvalidateAll()
     {

@@ -9,7 +9,7 @@ public sealed class IotlbTests
     private const int Huge = 21;
 
     private static IotlbEntry Entry(ulong output, int sizeLog2 = Page, uint stageTwoTag = 1, ulong? stageTwoInput = null) =>
-        new(output, sizeLog2, IoProt.Read | IoProt.Write, stageTwoTag, stageTwoInput ?? output, Dirty: false);
+        new(output, sizeLog2, IoProt.Read | IoProt.Write, stageTwoTag, stageTwoInput ?? output, IoProt.Read | IoProt.Write, Dirty: false);
 
     [Fact]
     public void A_lookup_misses_until_the_page_is_inserted_then_hits_anywhere_inside_it()
