@@ -26,8 +26,8 @@ public sealed class DmaPort
     public DmaPort(IommufdContext context, Device device, Iotlb iotlb, IDmaDeviceModel model, bool pageRequests)
     {
         _context = context;
-        _translator = new DmaTranslator(iotlb);
         _memory = context.Host.Memory;
+        _translator = new DmaTranslator(iotlb, _memory);
         Device = device;
         Model = model;
         PageRequests = pageRequests;

@@ -1,4 +1,5 @@
 using IommuFd.Core.Domains;
+using IommuFd.Core.Memory;
 
 namespace IommuFd.Core.Dma;
 
@@ -7,7 +8,7 @@ namespace IommuFd.Core.Dma;
 /// a hit is used as is (stale or not, as hardware would); a miss walks the domain and caches the
 /// page. Permissions are the caller's to check against <see cref="IotlbEntry.Prot"/>.
 /// </summary>
-internal sealed class DmaTranslator(Iotlb iotlb)
+internal sealed class DmaTranslator(Iotlb iotlb, IUserMemory memory)
 {
     public Iotlb Iotlb { get; } = iotlb;
 
@@ -27,6 +28,8 @@ internal sealed class DmaTranslator(Iotlb iotlb)
                 reason = default;
                 stage = 2;
                 return TranslatePaging(paging, iova, direction, out entry) || Fail(DmaFaultReason.NotMapped, 2, out entry, out reason, out stage);
+            case IDmaNestedTranslatable nested:
+                return TranslateNested(nested, pasid, iova, direction, out entry, out reason, out stage);
             default:
                 return Fail(DmaFaultReason.Untranslatable, 0, out entry, out reason, out stage);
         }
@@ -46,6 +49,62 @@ internal sealed class DmaTranslator(Iotlb iotlb)
             Dirty: direction == DmaDirection.Write || !paging.TracksDirty);
         Iotlb.InsertIfCurrent(tag.Value, Iotlb.NoPasid, iova, entry, tag, generation);
         return true;
+    }
+
+    /// <summary>
+    /// Stage 1 to a stage-2 input address, then stage 2; the IOTLB caches the combined page (the
+    /// smaller of the two leaves) under the nested domain's tag and PASID, remembering the stage-2
+    /// input it came through so a parent unmap drops it.
+    /// </summary>
+    private bool TranslateNested(IDmaNestedTranslatable nested, uint pasid, ulong iova, DmaDirection direction, out IotlbEntry entry, out DmaFaultReason reason, out int stage)
+    {
+        var tag = nested.CacheTag;
+        var parent = nested.StageTwo;
+        reason = default;
+        stage = 0;
+        if (Iotlb.TryLookup(tag.Value, pasid, iova, out entry) && (direction == DmaDirection.Read || entry.Dirty))
+            return true;
+        tag.Register(Iotlb);
+        parent.CacheTag.Register(Iotlb);
+        var generation = tag.Generation;
+        var parentGeneration = parent.CacheTag.Generation;
+        switch (nested.WalkStageOne(pasid, iova, direction, new StageTwoTables(parent, memory), out var first))
+        {
+            case StageOneWalk.Ok:
+                break;
+            case StageOneWalk.NoContext:
+                return Fail(DmaFaultReason.PasidNotAttached, 1, out entry, out reason, out stage);
+            case StageOneWalk.TableNotMapped:
+                return Fail(DmaFaultReason.StageOneTableNotMapped, 2, out entry, out reason, out stage);
+            default:
+                return Fail(DmaFaultReason.NotMapped, 1, out entry, out reason, out stage);
+        }
+        var middle = first.OutputBase + (iova & (first.Size - 1));
+        if (!parent.Walk(middle, direction, out var second))
+            return Fail(DmaFaultReason.NotMapped, 2, out entry, out reason, out stage);
+        var sizeLog2 = Math.Min(first.SizeLog2, second.SizeLog2);
+        var mask = (1UL << sizeLog2) - 1;
+        var output = second.OutputBase + (middle & (second.Size - 1));
+        entry = new IotlbEntry(output & ~mask, sizeLog2, first.Prot & second.Prot, parent.CacheTag.Value, middle & ~mask, second.Prot,
+            Dirty: direction == DmaDirection.Write || !parent.TracksDirty);
+        Iotlb.InsertIfCurrent(tag.Value, pasid, iova, entry, tag, generation, parent.CacheTag, parentGeneration);
+        return true;
+    }
+
+    /// <summary>Stage-1 table reads: stage 2 must allow reading the entry's address.</summary>
+    private sealed class StageTwoTables(IDmaTranslatable parent, IUserMemory memory) : IStageOneTables
+    {
+        public bool TryReadEntry(ulong address, out ulong entry)
+        {
+            entry = 0;
+            if (!parent.Walk(address, DmaDirection.Read, out var t) || (t.Prot & IoProt.Read) == 0)
+                return false;
+            Span<byte> bytes = stackalloc byte[8];
+            if (memory.Read(t.OutputBase + (address & (t.Size - 1)), bytes) != Errno.Ok)
+                return false;
+            entry = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+            return true;
+        }
     }
 
     private static bool Fail(DmaFaultReason why, int which, out IotlbEntry entry, out DmaFaultReason reason, out int stage)

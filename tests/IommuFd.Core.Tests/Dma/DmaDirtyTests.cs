@@ -27,7 +27,7 @@ public sealed class DmaDirtyTests
     public void With_tracking_the_first_write_after_a_read_walks_again_and_later_ones_hit()
     {
         var domain = new CountingDomain(tracksDirty: true);
-        var translator = new DmaTranslator(new Iotlb(8));
+        var translator = new DmaTranslator(new Iotlb(8), new IommuFd.Core.Memory.SimulatedUserMemory());
         Assert.True(translator.Translate(domain, Iotlb.NoPasid, 0x10, DmaDirection.Read, out var entry, out _, out _));
         Assert.False(entry.Dirty);
         Assert.True(translator.Translate(domain, Iotlb.NoPasid, 0x20, DmaDirection.Write, out entry, out _, out _));
@@ -41,7 +41,7 @@ public sealed class DmaDirtyTests
     public void Without_tracking_writes_reuse_the_entry_a_read_cached()
     {
         var domain = new CountingDomain(tracksDirty: false);
-        var translator = new DmaTranslator(new Iotlb(8));
+        var translator = new DmaTranslator(new Iotlb(8), new IommuFd.Core.Memory.SimulatedUserMemory());
         translator.Translate(domain, Iotlb.NoPasid, 0x10, DmaDirection.Read, out _, out _, out _);
         translator.Translate(domain, Iotlb.NoPasid, 0x20, DmaDirection.Write, out _, out _, out _);
         Assert.Equal([DmaDirection.Read], domain.Walks);
