@@ -10,6 +10,8 @@ using IommuFd.Benchmarks;
 // --domains          plain Stopwatch loops: domain fill cost and MAP/UNMAP with 0/1/2/4 domains (about 20 s).
 //   --fill-gib 1,16      IOAS sizes to fill from; --repeats 3 fills per figure; --budget-ms 150 per MAP/UNMAP figure;
 //   --no-per-page        skip the 1 GiB IOAS made of one area per 4 KiB page.
+// --dma            plain Stopwatch loops: IOTLB hit/miss ns per lookup, DMA of 64 KiB blocks vs memcpy (a few seconds).
+//   --budget-ms 300      time per figure.
 // --quick            BenchmarkDotNet with a short job (CI smoke runs); other arguments go to BenchmarkSwitcher.
 var rest = new List<string>(args);
 if (Take(rest, "--table"))
@@ -36,6 +38,15 @@ if (Take(rest, "--domains"))
     if (Take(rest, "--no-per-page"))
         options = options with { PerPageAreas = false };
     DomainCosts.RunTable(Console.Out, options);
+    return 0;
+}
+
+if (Take(rest, "--dma"))
+{
+    var options = DmaCostOptions.Default;
+    if (TakeValue(rest, "--budget-ms") is { } ms)
+        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
+    DmaCosts.RunTable(Console.Out, options);
     return 0;
 }
 

@@ -17,7 +17,7 @@ public sealed class Iotlb
     private const int None = -1;
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<IotlbKey, int> _index;
+    private readonly IotlbIndex _index;
     private readonly IotlbKey[] _keys;
     private readonly IotlbEntry[] _entries;
     private readonly int[] _newer;
@@ -33,7 +33,7 @@ public sealed class Iotlb
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         Capacity = capacity;
-        _index = new Dictionary<IotlbKey, int>(capacity);
+        _index = new IotlbIndex(capacity);
         _keys = new IotlbKey[capacity];
         _entries = new IotlbEntry[capacity];
         _newer = new int[capacity];
@@ -68,7 +68,8 @@ public sealed class Iotlb
             {
                 var sizeLog2 = BitOperations.TrailingZeroCount(sizes);
                 sizes &= sizes - 1;
-                if (_index.TryGetValue(new IotlbKey(tag, pasid, iova >> sizeLog2, sizeLog2), out var slot))
+                var slot = _index.Find(new IotlbKey(tag, pasid, iova >> sizeLog2, sizeLog2), _keys);
+                if (slot >= 0)
                 {
                     Touch(slot);
                     entry = _entries[slot];
@@ -88,7 +89,8 @@ public sealed class Iotlb
         var key = new IotlbKey(tag, pasid, iova >> entry.SizeLog2, entry.SizeLog2);
         lock (_lock)
         {
-            if (_index.TryGetValue(key, out var slot))
+            var slot = _index.Find(key, _keys);
+            if (slot >= 0)
             {
                 _entries[slot] = entry;
                 Touch(slot);
@@ -202,7 +204,7 @@ public sealed class Iotlb
     private void Remove(int slot)
     {
         var key = _keys[slot];
-        _index.Remove(key);
+        _index.Remove(key, _keys);
         if (--_sizeCounts[key.SizeLog2] == 0)
             _sizesPresent &= ~(1UL << key.SizeLog2);
         Unlink(slot);

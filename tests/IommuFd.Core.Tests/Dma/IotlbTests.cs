@@ -140,3 +140,63 @@ public sealed class IotlbTests
         Assert.Equal(0, tlb.Evictions);
     }
 }
+
+/// <summary>The IOTLB against a plain list model under thousands of seeded random operations.</summary>
+public sealed class IotlbRandomTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 2)]
+    [InlineData(64, 3)]
+    public void Random_inserts_lookups_and_invalidations_match_an_lru_list(int capacity, int seed)
+    {
+        var random = new Random(seed);
+        var tlb = new Iotlb(capacity);
+        var tags = new[] { new DmaCacheTag(), new DmaCacheTag() };
+        foreach (var t in tags)
+            t.Register(tlb);
+        // Most recently used first: (tag, pasid, page, sizeLog2, output).
+        var model = new List<(uint Tag, uint Pasid, ulong Page, int Size, ulong Output)>();
+        for (var step = 0; step < 5000; step++)
+        {
+            var tag = tags[random.Next(2)].Value;
+            var pasid = random.Next(3) == 0 ? 1u : Iotlb.NoPasid;
+            var size = random.Next(4) == 0 ? 21 : 12;
+            var iova = (ulong)random.Next(0, 64) << 12;
+            var found = model.FindIndex(e => e.Tag == tag && e.Pasid == pasid && (iova >> e.Size) == e.Page);
+            switch (random.Next(10))
+            {
+                case < 5:
+                    var hit = tlb.TryLookup(tag, pasid, iova, out var entry);
+                    Assert.Equal(found >= 0, hit);
+                    if (found >= 0)
+                    {
+                        var e = model[found];
+                        Assert.Equal(e.Output, entry.OutputBase);
+                        model.RemoveAt(found);
+                        model.Insert(0, e);
+                    }
+                    break;
+                case < 9:
+                    // A consistent walk never caches two overlapping pages for one domain and PASID.
+                    var newBase = iova >> size << size;
+                    if (model.Any(e => e.Tag == tag && e.Pasid == pasid && (e.Page << e.Size) <= newBase + (1UL << size) - 1 && (e.Page << e.Size) + (1UL << e.Size) - 1 >= newBase))
+                        break;
+                    var output = (ulong)random.Next(1, 1000) << 21;
+                    tlb.Insert(tag, pasid, iova, new IotlbEntry(output, size, IoProt.Read, tag, iova >> size << size, IoProt.Read, true));
+                    if (model.Count == capacity)
+                        model.RemoveAt(model.Count - 1);
+                    model.Insert(0, (tag, pasid, iova >> size, size, output));
+                    break;
+                default:
+                    var first = (ulong)random.Next(0, 64) << 12;
+                    var length = (ulong)random.Next(1, 8) << 12;
+                    var which = tags[random.Next(2)];
+                    which.InvalidateRange(first, length);
+                    model.RemoveAll(e => e.Tag == which.Value && (e.Page << e.Size) <= first + length - 1 && (e.Page << e.Size) + (1UL << e.Size) - 1 >= first);
+                    break;
+            }
+            Assert.Equal(model.Count, tlb.Count);
+        }
+    }
+}
