@@ -58,26 +58,69 @@ public sealed class DmaPort
         var need = direction == DmaDirection.Write ? IoProt.Write : IoProt.Read;
         var total = (ulong)buffer.Length;
         var done = 0UL;
+        // Pages whose outputs follow each other are copied as one run: translation stays per page,
+        // the copy does not. Bytes count as transferred once their run is copied, which always
+        // happens before a fault further on is reported.
+        var run = new Run(0, 0, 0);
+        var iotlb = _translator.Iotlb;
+        var cached = DmaTranslator.TryGetCacheTag(domain, pasid, out var tag);
         while (done < total)
         {
             var address = unchecked(iova + done);
-            if (!_translator.Translate(domain, pasid, address, direction, out var entry, out var reason, out var stage))
-                return Fault(hwpt, DmaFaultKind.Translation, reason, stage, address, pasid, direction, done);
+            // The hit path, inline: one IOTLB probe per page; the translator handles misses.
+            var entry = default(IotlbEntry);
+            var hit = cached && iotlb.TryLookup(tag, pasid, address, out entry) && (direction == DmaDirection.Read || entry.Dirty);
+            var reason = default(DmaFaultReason);
+            var stage = 0;
+            if (!hit && !_translator.Translate(domain, pasid, address, direction, lookedUp: cached, out entry, out reason, out stage))
+                return Stop(hwpt, ref run, buffer, iova, direction, DmaFaultKind.Translation, reason, stage, address, pasid);
             if ((entry.Prot & need) == 0)
             {
                 var refusedBy = (entry.StageTwoProt & need) == 0 ? 2 : 1;
-                return Fault(hwpt, DmaFaultKind.Permission, DmaFaultReason.NoPermission, refusedBy, address, pasid, direction, done);
+                return Stop(hwpt, ref run, buffer, iova, direction, DmaFaultKind.Permission, DmaFaultReason.NoPermission, refusedBy, address, pasid);
             }
             var offset = address & (entry.Size - 1);
             var chunk = Math.Min(total - done, entry.Size - offset);
-            var bytes = buffer.Slice((int)done, (int)chunk);
-            var rc = direction == DmaDirection.Write ? _memory.Write(entry.OutputBase + offset, bytes) : _memory.Read(entry.OutputBase + offset, bytes);
-            if (rc != Errno.Ok)
-                return Fault(hwpt, DmaFaultKind.Translation, DmaFaultReason.MemoryError, 0, address, pasid, direction, done);
+            var output = entry.OutputBase + offset;
+            if (run.Length != 0 && output != run.Output + run.Length)
+            {
+                if (!Copy(ref run, buffer, direction))
+                    return MemoryFault(hwpt, run, iova, pasid, direction);
+                run = new Run(done, output, 0);
+            }
+            else if (run.Length == 0)
+                run = new Run(done, output, 0);
+            run.Length += chunk;
             done += chunk;
         }
+        if (!Copy(ref run, buffer, direction))
+            return MemoryFault(hwpt, run, iova, pasid, direction);
         return new DmaResult(done, null, DmaFaultRoute.None);
     }
+
+    /// <summary>Bytes [Start, Start+Length) of the request, going to or from output addresses from <see cref="Output"/>.</summary>
+    private record struct Run(ulong Start, ulong Output, ulong Length);
+
+    private bool Copy(ref Run run, Span<byte> buffer, DmaDirection direction)
+    {
+        if (run.Length == 0)
+            return true;
+        var bytes = buffer.Slice((int)run.Start, (int)run.Length);
+        var rc = direction == DmaDirection.Write ? _memory.Write(run.Output, bytes) : _memory.Read(run.Output, bytes);
+        return rc == Errno.Ok;
+    }
+
+    /// <summary>Copies what came before the fault, then reports the fault after those bytes.</summary>
+    private DmaResult Stop(Hwpt? hwpt, ref Run run, Span<byte> buffer, ulong iova, DmaDirection direction, DmaFaultKind kind, DmaFaultReason reason, int stage, ulong address, uint pasid)
+    {
+        if (!Copy(ref run, buffer, direction))
+            return MemoryFault(hwpt, run, iova, pasid, direction);
+        return Fault(hwpt, kind, reason, stage, address, pasid, direction, run.Start + run.Length);
+    }
+
+    /// <summary>A run's memory was unreachable: reported at the run's first byte, with only what came before it transferred.</summary>
+    private DmaResult MemoryFault(Hwpt? hwpt, Run run, ulong requestIova, uint pasid, DmaDirection direction) =>
+        Fault(hwpt, DmaFaultKind.Translation, DmaFaultReason.MemoryError, 0, unchecked(requestIova + run.Start), pasid, direction, run.Start);
 
     private DmaResult Fault(Hwpt? hwpt, DmaFaultKind kind, DmaFaultReason reason, int stage, ulong address, uint pasid, DmaDirection direction, ulong done)
     {

@@ -16,7 +16,31 @@ internal sealed class DmaTranslator(Iotlb iotlb, IUserMemory memory)
     /// The IOTLB entry translating <paramref name="iova"/>, or false with the reason and the stage
     /// that said no (see <see cref="DmaFault.Stage"/>).
     /// </summary>
-    public bool Translate(IIommuDomain? domain, uint pasid, ulong iova, DmaDirection direction, out IotlbEntry entry, out DmaFaultReason reason, out int stage)
+    public bool Translate(IIommuDomain? domain, uint pasid, ulong iova, DmaDirection direction, out IotlbEntry entry, out DmaFaultReason reason, out int stage) =>
+        Translate(domain, pasid, iova, direction, lookedUp: false, out entry, out reason, out stage);
+
+    /// <summary>
+    /// The tag the IOTLB keys this attachment's entries by, for a caller that looks up hits itself
+    /// (once per page, without the dispatch below) and calls <see cref="Translate(IIommuDomain?, uint, ulong, DmaDirection, bool, out IotlbEntry, out DmaFaultReason, out int)"/> only on a miss.
+    /// </summary>
+    public static bool TryGetCacheTag(IIommuDomain? domain, uint pasid, out uint tag)
+    {
+        switch (domain)
+        {
+            case IDmaTranslatable paging when pasid == Iotlb.NoPasid:
+                tag = paging.CacheTag.Value;
+                return true;
+            case IDmaNestedTranslatable nested:
+                tag = nested.CacheTag.Value;
+                return true;
+            default:
+                tag = 0;
+                return false;
+        }
+    }
+
+    /// <summary>Like the public overload; <paramref name="lookedUp"/>: the caller already missed in the IOTLB for this page.</summary>
+    public bool Translate(IIommuDomain? domain, uint pasid, ulong iova, DmaDirection direction, bool lookedUp, out IotlbEntry entry, out DmaFaultReason reason, out int stage)
     {
         switch (domain)
         {
@@ -27,18 +51,19 @@ internal sealed class DmaTranslator(Iotlb iotlb, IUserMemory memory)
                     return Fail(DmaFaultReason.PasidNotAttached, 0, out entry, out reason, out stage);
                 reason = default;
                 stage = 2;
-                return TranslatePaging(paging, iova, direction, out entry) || Fail(DmaFaultReason.NotMapped, 2, out entry, out reason, out stage);
+                return TranslatePaging(paging, iova, direction, lookedUp, out entry) || Fail(DmaFaultReason.NotMapped, 2, out entry, out reason, out stage);
             case IDmaNestedTranslatable nested:
-                return TranslateNested(nested, pasid, iova, direction, out entry, out reason, out stage);
+                return TranslateNested(nested, pasid, iova, direction, lookedUp, out entry, out reason, out stage);
             default:
                 return Fail(DmaFaultReason.Untranslatable, 0, out entry, out reason, out stage);
         }
     }
 
-    private bool TranslatePaging(IDmaTranslatable paging, ulong iova, DmaDirection direction, out IotlbEntry entry)
+    private bool TranslatePaging(IDmaTranslatable paging, ulong iova, DmaDirection direction, bool lookedUp, out IotlbEntry entry)
     {
         var tag = paging.CacheTag;
-        if (Iotlb.TryLookup(tag.Value, Iotlb.NoPasid, iova, out entry) && (direction == DmaDirection.Read || entry.Dirty))
+        entry = default;
+        if (!lookedUp && Iotlb.TryLookup(tag.Value, Iotlb.NoPasid, iova, out entry) && (direction == DmaDirection.Read || entry.Dirty))
             return true;
         tag.Register(Iotlb);
         var generation = tag.Generation;
@@ -56,13 +81,14 @@ internal sealed class DmaTranslator(Iotlb iotlb, IUserMemory memory)
     /// smaller of the two leaves) under the nested domain's tag and PASID, remembering the stage-2
     /// input it came through so a parent unmap drops it.
     /// </summary>
-    private bool TranslateNested(IDmaNestedTranslatable nested, uint pasid, ulong iova, DmaDirection direction, out IotlbEntry entry, out DmaFaultReason reason, out int stage)
+    private bool TranslateNested(IDmaNestedTranslatable nested, uint pasid, ulong iova, DmaDirection direction, bool lookedUp, out IotlbEntry entry, out DmaFaultReason reason, out int stage)
     {
         var tag = nested.CacheTag;
         var parent = nested.StageTwo;
         reason = default;
         stage = 0;
-        if (Iotlb.TryLookup(tag.Value, pasid, iova, out entry) && (direction == DmaDirection.Read || entry.Dirty))
+        entry = default;
+        if (!lookedUp && Iotlb.TryLookup(tag.Value, pasid, iova, out entry) && (direction == DmaDirection.Read || entry.Dirty))
             return true;
         tag.Register(Iotlb);
         parent.CacheTag.Register(Iotlb);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics.X86;
 
 namespace IommuFd.Core.Dma;
 
@@ -7,7 +8,9 @@ namespace IommuFd.Core.Dma;
 /// keys it (domain tag, PASID, page), that drops the least recently used entry when full. Entries
 /// cover the page size they were walked at (a 2 MiB leaf is one entry). Nothing else ever updates
 /// an entry: a change to the tables is seen only after an invalidation drops it, which is what
-/// makes a missed invalidation observable. Thread-safe; its lock is a leaf.
+/// makes a missed invalidation observable. Thread-safe: lookups take no lock (they validate what
+/// they read against a version writers bump); inserts and invalidations take a leaf lock. The
+/// least recently used entry is found by scanning use stamps, so misses that evict cost O(capacity).
 /// </summary>
 public sealed class Iotlb
 {
@@ -20,14 +23,19 @@ public sealed class Iotlb
     private readonly IotlbIndex _index;
     private readonly IotlbKey[] _keys;
     private readonly IotlbEntry[] _entries;
-    private readonly int[] _newer;
-    private readonly int[] _older;
+    private readonly bool[] _live;
+    private readonly long[] _lastUse;
+    private readonly int[] _nextFree;
     private readonly int[] _sizeCounts = new int[64];
     private ulong _sizesPresent;
-    private int _newest = None;
-    private int _oldest = None;
     private int _used;
     private int _freeList = None;
+    private long _clock;
+
+    // Odd while a writer (holding the lock) changes the index or the entries: a lookup reads
+    // without the lock and keeps what it read only if the version was even and unchanged, so the
+    // common case, a hit, takes no lock and no atomic operation.
+    private int _version;
 
     public Iotlb(int capacity)
     {
@@ -36,8 +44,9 @@ public sealed class Iotlb
         _index = new IotlbIndex(capacity);
         _keys = new IotlbKey[capacity];
         _entries = new IotlbEntry[capacity];
-        _newer = new int[capacity];
-        _older = new int[capacity];
+        _live = new bool[capacity];
+        _lastUse = new long[capacity];
+        _nextFree = new int[capacity];
     }
 
     public int Capacity { get; }
@@ -51,6 +60,7 @@ public sealed class Iotlb
         }
     }
 
+    // Counted without atomics: exact for one thread, approximate when several race.
     public long Hits { get; private set; }
 
     public long Misses { get; private set; }
@@ -60,27 +70,58 @@ public sealed class Iotlb
     /// <summary>The entry translating <paramref name="iova"/> for (tag, pasid), made most recently used; false on a miss.</summary>
     public bool TryLookup(uint tag, uint pasid, ulong iova, out IotlbEntry entry)
     {
+        var version = Volatile.Read(ref _version);
+        if ((version & 1) == 0)
+        {
+            var slot = Probe(tag, pasid, iova);
+            if (slot >= 0)
+                entry = _entries[slot];
+            else
+                entry = default;
+            // The reads above must complete before the re-check: x86 keeps loads in order (and the JIT
+            // does not move loads across a volatile read); weaker CPUs need a fence.
+            if (!X86Base.IsSupported)
+                Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _version) == version)
+                return Record(slot);
+        }
         lock (_lock)
         {
-            // Probe only the page sizes something is cached at: usually one or two.
-            var sizes = _sizesPresent;
-            while (sizes != 0)
-            {
-                var sizeLog2 = BitOperations.TrailingZeroCount(sizes);
-                sizes &= sizes - 1;
-                var slot = _index.Find(new IotlbKey(tag, pasid, iova >> sizeLog2, sizeLog2), _keys);
-                if (slot >= 0)
-                {
-                    Touch(slot);
-                    entry = _entries[slot];
-                    Hits++;
-                    return true;
-                }
-            }
+            var slot = Probe(tag, pasid, iova);
+            entry = slot >= 0 ? _entries[slot] : default;
+            return Record(slot);
+        }
+    }
+
+    /// <summary>
+    /// Records a hit (stamping the slot as most recently used) or a miss. Stamps are written
+    /// without the lock: a racing stamp can only misorder eviction, never free or keep a slot.
+    /// </summary>
+    private bool Record(int slot)
+    {
+        if (slot < 0)
+        {
             Misses++;
-            entry = default;
             return false;
         }
+        _lastUse[slot] = ++_clock;
+        Hits++;
+        return true;
+    }
+
+    /// <summary>The slot caching the page of <paramref name="iova"/>, probing only the page sizes something is cached at.</summary>
+    private int Probe(uint tag, uint pasid, ulong iova)
+    {
+        var sizes = _sizesPresent;
+        while (sizes != 0)
+        {
+            var sizeLog2 = BitOperations.TrailingZeroCount(sizes);
+            sizes &= sizes - 1;
+            var slot = _index.Find(new IotlbKey(tag, pasid, iova >> sizeLog2, sizeLog2), _keys);
+            if (slot >= 0)
+                return slot;
+        }
+        return None;
     }
 
     /// <summary>Caches the translation of the page holding <paramref name="iova"/>; an existing entry for that page is replaced.</summary>
@@ -89,25 +130,25 @@ public sealed class Iotlb
         var key = new IotlbKey(tag, pasid, iova >> entry.SizeLog2, entry.SizeLog2);
         lock (_lock)
         {
+            BeginWrite();
             var slot = _index.Find(key, _keys);
-            if (slot >= 0)
+            if (slot < 0)
             {
-                _entries[slot] = entry;
-                Touch(slot);
-                return;
+                if (_index.Count == Capacity)
+                {
+                    Evictions++;
+                    Remove(LeastRecentlyUsed());
+                }
+                slot = TakeSlot();
+                _live[slot] = true;
+                _keys[slot] = key;
+                _index.Add(key, slot);
+                if (_sizeCounts[entry.SizeLog2]++ == 0)
+                    _sizesPresent |= 1UL << entry.SizeLog2;
             }
-            if (_index.Count == Capacity)
-            {
-                Evictions++;
-                Remove(_oldest);
-            }
-            slot = TakeSlot();
-            _keys[slot] = key;
             _entries[slot] = entry;
-            _index.Add(key, slot);
-            if (_sizeCounts[entry.SizeLog2]++ == 0)
-                _sizesPresent |= 1UL << entry.SizeLog2;
-            Link(slot);
+            _lastUse[slot] = ++_clock;
+            EndWrite();
         }
     }
 
@@ -166,9 +207,11 @@ public sealed class Iotlb
     /// <summary>One pass over the entries (the cache is small; invalidations are rarer than lookups).</summary>
     private void RemoveWhere(Scope scope, uint tag, uint pasid, ulong first, ulong last)
     {
-        for (var slot = _newest; slot != None;)
+        BeginWrite();
+        for (var slot = 0; slot < _used; slot++)
         {
-            var older = _older[slot];
+            if (!_live[slot])
+                continue;
             var key = _keys[slot];
             var entry = _entries[slot];
             var hit = scope switch
@@ -180,8 +223,8 @@ public sealed class Iotlb
             };
             if (hit)
                 Remove(slot);
-            slot = older;
         }
+        EndWrite();
     }
 
     private static bool Overlaps(ulong pageBase, int sizeLog2, ulong first, ulong last)
@@ -190,59 +233,48 @@ public sealed class Iotlb
         return pageBase <= last && pageLast >= first;
     }
 
+    // A full fence on the way in (the version must be odd before any change is visible), a release on the way out.
+    private void BeginWrite() => Interlocked.Increment(ref _version);
+
+    private void EndWrite() => Volatile.Write(ref _version, _version + 1);
+
+    /// <summary>The live slot used longest ago (stamps grow with every use).</summary>
+    private int LeastRecentlyUsed()
+    {
+        var oldest = None;
+        var stamp = long.MaxValue;
+        for (var slot = 0; slot < _used; slot++)
+        {
+            var used = _lastUse[slot];
+            if (_live[slot] && used < stamp)
+            {
+                stamp = used;
+                oldest = slot;
+            }
+        }
+        return oldest;
+    }
+
     private int TakeSlot()
     {
         if (_freeList != None)
         {
             var slot = _freeList;
-            _freeList = _older[slot];
+            _freeList = _nextFree[slot];
             return slot;
         }
         return _used++;
     }
 
+    /// <summary>Frees a live slot; the caller is inside BeginWrite/EndWrite.</summary>
     private void Remove(int slot)
     {
         var key = _keys[slot];
         _index.Remove(key, _keys);
         if (--_sizeCounts[key.SizeLog2] == 0)
             _sizesPresent &= ~(1UL << key.SizeLog2);
-        Unlink(slot);
-        _older[slot] = _freeList;
+        _live[slot] = false;
+        _nextFree[slot] = _freeList;
         _freeList = slot;
-    }
-
-    private void Touch(int slot)
-    {
-        if (slot == _newest)
-            return;
-        Unlink(slot);
-        Link(slot);
-    }
-
-    /// <summary>Makes <paramref name="slot"/> the most recently used.</summary>
-    private void Link(int slot)
-    {
-        _newer[slot] = None;
-        _older[slot] = _newest;
-        if (_newest != None)
-            _newer[_newest] = slot;
-        _newest = slot;
-        if (_oldest == None)
-            _oldest = slot;
-    }
-
-    private void Unlink(int slot)
-    {
-        var newer = _newer[slot];
-        var older = _older[slot];
-        if (newer != None)
-            _older[newer] = older;
-        else
-            _newest = older;
-        if (older != None)
-            _newer[older] = newer;
-        else
-            _oldest = newer;
     }
 }

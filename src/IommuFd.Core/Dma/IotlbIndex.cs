@@ -23,11 +23,15 @@ internal sealed class IotlbIndex
 
     public int Count { get; private set; }
 
-    /// <summary>The slot holding <paramref name="key"/>, or -1.</summary>
+    /// <summary>
+    /// The slot holding <paramref name="key"/>, or -1. Also called without the lock by a lookup that
+    /// validates afterwards, so it must end on any snapshot: at most one pass over the buckets.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Find(in IotlbKey key, IotlbKey[] keys)
     {
-        for (var i = Home(key); ; i = (i + 1) & _mask)
+        var i = Home(key);
+        for (var probes = 0; probes <= _mask; probes++, i = (i + 1) & _mask)
         {
             var stored = _buckets[i] - 1;
             if (stored < 0)
@@ -35,6 +39,7 @@ internal sealed class IotlbIndex
             if (Same(keys[stored], key))
                 return stored;
         }
+        return -1;
     }
 
     public void Add(in IotlbKey key, int slot)

@@ -66,8 +66,9 @@ internal static class MachineValidation
 
     private static void CheckIommu(IommuDescription iommu, string at, Action<string, string> fail)
     {
-        if (iommu.IotlbEntries is < 1 or > 65536)
-            fail($"{at}.iotlbEntries", $"{iommu.IotlbEntries} is out of range (1..65536)");
+        // Hardware IOTLBs hold hundreds to a few thousand entries; eviction scans them all.
+        if (iommu.IotlbEntries is < 1 or > 4096)
+            fail($"{at}.iotlbEntries", $"{iommu.IotlbEntries} is out of range (1..4096)");
         if (iommu.PasidWidth is < 0 or > IommuModels.MaxPasidWidth)
             fail($"{at}.pasidWidth", $"{iommu.PasidWidth} is out of range (0..{IommuModels.MaxPasidWidth})");
         if (iommu.Model == IommuModel.Selftest)

@@ -187,4 +187,46 @@ public sealed class DmaPagingTests : IDisposable
         var port = new DmaPort(_context, device, new Iotlb(4), _model, pageRequests: false);
         Assert.Equal(DmaFaultReason.Untranslatable, port.Read(0, new byte[1]).Fault?.Reason);
     }
+
+    [Fact]
+    public void Pages_mapped_out_of_order_are_copied_to_and_from_their_own_memory()
+    {
+        Attach();
+        Map(Iova, 0x5000, 0x1000);
+        Map(Iova + 0x1000, 0x2000, 0x1000);
+        Map(Iova + 0x2000, 0x3000, 0x1000);
+        var data = Pattern(0x3000, 5);
+        Assert.True(_port.Write(Iova, data).Completed);
+        var page = new byte[0x1000];
+        foreach (var (userOffset, index) in new[] { (0x5000UL, 0), (0x2000UL, 1), (0x3000UL, 2) })
+        {
+            _memory.Read(UserBase + userOffset, page).ThrowIfError("read");
+            Assert.Equal(data[(index * 0x1000)..((index + 1) * 0x1000)], page);
+        }
+        var back = new byte[0x3000];
+        Assert.True(_port.Read(Iova, back).Completed);
+        Assert.Equal(data, back);
+    }
+
+    [Fact]
+    public void Memory_gone_from_under_a_mapping_is_a_memory_error_after_the_bytes_before_it()
+    {
+        var memory = new SimulatedUserMemory();
+        memory.Map(0x1_0000, 0x1000);
+        memory.Map(0x2_0000, 0x1000);
+        using var context = new IommufdContext(new IommuHost(memory, ulong.MaxValue));
+        var dma1 = _machine.Device("dma1");
+        var device = dma1.CreateDevice();
+        context.BindDevice(device, out var id).ThrowIfError("bind");
+        context.CreateIoas(out var ioas).ThrowIfError("ioas");
+        context.AttachDevice(id, ioas, out _).ThrowIfError("attach");
+        var iova = Iova;
+        context.Map(ioas, 0x1_0000, 0x1000, IoProt.Read | IoProt.Write, IovaPlacement.Fixed, ref iova).ThrowIfError("map");
+        iova = Iova + 0x1000;
+        context.Map(ioas, 0x2_0000, 0x1000, IoProt.Read | IoProt.Write, IovaPlacement.Fixed, ref iova).ThrowIfError("map");
+        memory.Unmap(0x2_0000);
+        var port = dma1.Iommu.OpenDma(context, device, _model);
+        var result = port.Write(Iova + 0x800, new byte[0x1000]);
+        Assert.Equal((DmaFaultReason.MemoryError, Iova + 0x1000, 0x800UL), (result.Fault?.Reason, result.Fault?.Iova, result.BytesTransferred));
+    }
 }

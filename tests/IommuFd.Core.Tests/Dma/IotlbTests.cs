@@ -200,3 +200,55 @@ public sealed class IotlbRandomTests
         }
     }
 }
+
+/// <summary>Lock-free lookups racing inserts and invalidations never see a torn or foreign entry.</summary>
+public sealed class IotlbConcurrencyTests
+{
+    [Fact]
+    public void Readers_racing_writers_only_ever_see_entries_that_were_inserted_for_their_page()
+    {
+        var tlb = new Iotlb(16);
+        var tag = new DmaCacheTag();
+        tag.Register(tlb);
+        // Every entry ever inserted for page p has output (p + 1) << 32 and covers its page alone.
+        static IotlbEntry For(ulong page, uint tag) =>
+            new((page + 1) << 32, 12, IoProt.Read, tag, page << 12, IoProt.Read, Dirty: true);
+        var stop = DateTime.UtcNow + TimeSpan.FromMilliseconds(300);
+        var bad = 0L;
+        var hits = 0L;
+        var readers = Enumerable.Range(0, 2).Select(r => new Thread(() =>
+        {
+            var random = new Random(r);
+            while (DateTime.UtcNow < stop)
+            {
+                var page = (ulong)random.Next(64);
+                if (tlb.TryLookup(tag.Value, Iotlb.NoPasid, page << 12, out var entry))
+                {
+                    Interlocked.Increment(ref hits);
+                    if (entry.OutputBase != (page + 1) << 32 || entry.SizeLog2 != 12)
+                        Interlocked.Increment(ref bad);
+                }
+            }
+        })).ToArray();
+        var writer = new Thread(() =>
+        {
+            var random = new Random(7);
+            while (DateTime.UtcNow < stop)
+            {
+                var page = (ulong)random.Next(64);
+                if (random.Next(8) == 0)
+                    tag.InvalidateRange(page << 12, 0x3000);
+                else
+                    tlb.Insert(tag.Value, Iotlb.NoPasid, page << 12, For(page, tag.Value));
+            }
+        });
+        Thread[] all = [.. readers, writer];
+        foreach (var thread in all)
+            thread.Start();
+        foreach (var thread in all)
+            thread.Join();
+        Assert.Equal(0, bad);
+        Assert.True(hits > 0);
+        Assert.InRange(tlb.Count, 0, 16);
+    }
+}
