@@ -9,6 +9,11 @@ demo.SetAction(_ => DemoCommand.Run());
 root.Subcommands.Add(demo);
 
 var trace = new Option<FileInfo?>("--trace") { Description = "Append one line per emulated ioctl to FILE", HelpName = "FILE" };
+var machine = new Option<string?>("--machine")
+{
+    Description = "The machine to emulate: a preset name (see `machines`) or a JSON file; default selftest",
+    HelpName = "NAME|FILE",
+};
 var program = new Argument<string[]>("command")
 {
     Description = "The program to run and its arguments (after --)",
@@ -17,10 +22,15 @@ var program = new Argument<string[]>("command")
 var run = new Command("run", "Run a program with /dev/iommu emulated (LD_PRELOAD shim + NativeAOT engine)")
 {
     trace,
+    machine,
     program,
 };
-run.SetAction(parse => RunCommand.Run(parse.GetValue(trace), parse.GetValue(program) ?? []));
+run.SetAction(parse => RunCommand.Run(parse.GetValue(trace), parse.GetValue(machine), parse.GetValue(program) ?? []));
 root.Subcommands.Add(run);
+
+var machines = new Command("machines", "List the preset machines `run --machine` knows by name");
+machines.SetAction(_ => MachinesCommand.Run());
+root.Subcommands.Add(machines);
 
 var calls = new Option<long>("--calls") { Description = "ioctls per timed round", DefaultValueFactory = _ => 1_000_000 };
 var starts = new Option<int>("--starts") { Description = "program starts per start-up variant", DefaultValueFactory = _ => 40 };

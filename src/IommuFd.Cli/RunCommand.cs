@@ -1,13 +1,21 @@
+using IommuFd.Core.Machines;
+
 namespace IommuFd.Cli;
 
-/// <summary>`iommufd-emu run [--trace FILE] -- CMD [ARGS...]`: CMD sees /dev/iommu emulated.</summary>
+/// <summary>`iommufd-emu run [--trace FILE] [--machine NAME|FILE] -- CMD [ARGS...]`: CMD sees /dev/iommu emulated.</summary>
 internal static class RunCommand
 {
-    public static int Run(FileInfo? trace, string[] command)
+    public static int Run(FileInfo? trace, string? machine, string[] command)
     {
         if (command.Length == 0)
         {
-            Console.Error.WriteLine("iommufd-emu run: no program given (usage: iommufd-emu run [--trace FILE] -- CMD [ARGS...])");
+            Console.Error.WriteLine("iommufd-emu run: no program given (usage: iommufd-emu run [--trace FILE] [--machine NAME|FILE] -- CMD [ARGS...])");
+            return 2;
+        }
+        var machineValue = MachineValue(machine, out var problem);
+        if (problem is not null)
+        {
+            Console.Error.WriteLine($"iommufd-emu run: bad --machine: {problem}");
             return 2;
         }
         var shim = NativeArtifacts.Shim(out var error);
@@ -17,7 +25,32 @@ internal static class RunCommand
             Console.Error.WriteLine(error);
             return 127;
         }
-        return ChildProcess.Run(command, Environment(shim, engine, trace));
+        var env = Environment(shim, engine, trace);
+        if (machineValue is not null)
+            env[MachineDescription.EnvironmentVariable] = machineValue;
+        return ChildProcess.Run(command, env);
+    }
+
+    /// <summary>
+    /// Checks the machine here, where the user can read the error, and returns what the engine is
+    /// told: the preset name, or the file's absolute path (the program may change directory).
+    /// Null without --machine: the engine's default (selftest) applies.
+    /// </summary>
+    public static string? MachineValue(string? machine, out string? problem)
+    {
+        problem = null;
+        if (machine is null)
+            return null;
+        try
+        {
+            var description = MachineDescription.Load(machine);
+            return MachinePresets.TryGet(machine, out _) ? description.Name : Path.GetFullPath(machine);
+        }
+        catch (MachineDescriptionException e)
+        {
+            problem = e.Message;
+            return null;
+        }
     }
 
     /// <summary>What the child needs: the shim first in LD_PRELOAD, the engine, and the trace file if any.</summary>

@@ -1,3 +1,5 @@
+using System.Numerics;
+using IommuFd.Core.Dma;
 using IommuFd.Core.Domains;
 using IommuFd.Core.Drivers.PageTables;
 
@@ -10,7 +12,7 @@ namespace IommuFd.Core.Drivers.Mock;
 /// lookups from other threads (DMA emulation) safe, because table slots are reused after a prune
 /// and a lock-free walk could follow a stale pointer into someone else's table.
 /// </summary>
-public sealed class MockDomain : IIoDomain
+public sealed class MockDomain : IIoDomain, IDmaTranslatable
 {
     /// <summary>MOCK_PAGE_SIZE: the Default granule and smallest page.</summary>
     public const ulong PageSize = 2048;
@@ -80,6 +82,27 @@ public sealed class MockDomain : IIoDomain
     {
         lock (_lock)
             _table.Unmap(iova, length);
+        // As the kernel flushes the IOTLB before UNMAP returns.
+        CacheTag.InvalidateRange(iova, length);
+    }
+
+    public DmaCacheTag CacheTag { get; } = new();
+
+    /// <summary>The mock format keeps no dirty bits yet: writes need no second walk.</summary>
+    public bool TracksDirty => false;
+
+    public bool Walk(ulong iova, DmaDirection direction, out DmaTranslation translation)
+    {
+        PageTranslation? t;
+        lock (_lock)
+            t = _table.Translate(iova);
+        if (t is not { } found)
+        {
+            translation = default;
+            return false;
+        }
+        translation = new DmaTranslation(found.OutputAddress & ~(found.PageSize - 1), BitOperations.Log2(found.PageSize), found.Prot);
+        return true;
     }
 
     /// <summary>The output (user) address <paramref name="iova"/> translates to, or null when unmapped.</summary>

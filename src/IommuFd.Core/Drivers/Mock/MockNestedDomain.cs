@@ -1,13 +1,16 @@
 using System.Buffers.Binary;
+using IommuFd.Core.Dma;
 using IommuFd.Core.Domains;
 
 namespace IommuFd.Core.Drivers.Mock;
 
 /// <summary>
 /// The mock's nested domain: no tables of its own, only four IOTLB entries that invalidation
-/// clears, so a test can watch which requests reached the "hardware".
+/// clears, so a test can watch which requests reached the "hardware". For device DMA its stage 1
+/// is a <see cref="SoftStageOne"/> (a bypass until the embedder maps), and any invalidation it
+/// carries out flushes the IOTLB entries looked up through it.
 /// </summary>
-public sealed class MockNestedDomain : INestedDomain
+public sealed class MockNestedDomain : INestedDomain, IDmaNestedTranslatable
 {
     public const int IotlbEntries = 4;
 
@@ -26,6 +29,16 @@ public sealed class MockNestedDomain : INestedDomain
 
     public MockDomain Parent { get; }
 
+    public DmaCacheTag CacheTag { get; } = new();
+
+    public IDmaTranslatable StageTwo => Parent;
+
+    /// <summary>The guest's stage 1, as device DMA sees it.</summary>
+    public SoftStageOne StageOne { get; } = new();
+
+    public StageOneWalk WalkStageOne(uint pasid, ulong iova, DmaDirection direction, IStageOneTables tables, out DmaTranslation translation) =>
+        StageOne.Walk(pasid, iova, out translation);
+
     /// <summary>The value of IOTLB entry <paramref name="index"/> (0..3).</summary>
     public uint Iotlb(int index)
     {
@@ -34,6 +47,15 @@ public sealed class MockNestedDomain : INestedDomain
     }
 
     public Errno Invalidate(IDriverArray requests, out uint handled)
+    {
+        var rc = InvalidateMockIotlb(requests, out handled);
+        // The selftest's requests name mock IOTLB slots, not addresses: any carried out flushes the domain.
+        if (handled > 0)
+            CacheTag.InvalidateAll();
+        return rc;
+    }
+
+    private Errno InvalidateMockIotlb(IDriverArray requests, out uint handled)
     {
         handled = 0;
         if (requests.Type != InvalidateDataSelftest)

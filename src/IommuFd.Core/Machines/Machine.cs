@@ -1,0 +1,39 @@
+using IommuFd.Core.Devices;
+using IommuFd.Core.Drivers;
+using IommuFd.Core.Drivers.Mock;
+
+namespace IommuFd.Core.Machines;
+
+/// <summary>
+/// A machine brought to life from its description: one <see cref="IommuInstance"/> (driver and
+/// IOTLB) per IOMMU and one <see cref="MachineDevice"/> per device, devices of one group sharing
+/// one <see cref="DeviceGroup"/>. Until the intel-vtd, amd-vi and arm-smmuv3 drivers exist every
+/// instance uses the mock driver unless <c>driverFor</c> says otherwise.
+/// </summary>
+public sealed class Machine
+{
+    public Machine(MachineDescription description, Func<IommuDescription, IIommuDriver>? driverFor = null)
+    {
+        description.Validate();
+        Description = description;
+        driverFor ??= _ => MockIommuDriver.Instance;
+        var iommus = description.Iommus.ToDictionary(i => i.Id, i => new IommuInstance(i, driverFor(i)));
+        var groups = new Dictionary<string, DeviceGroup>();
+        Iommus = [.. description.Iommus.Select(i => iommus[i.Id])];
+        Devices = [.. description.Devices.Select(d =>
+        {
+            if (!groups.TryGetValue(d.Group, out var group))
+                groups[d.Group] = group = new DeviceGroup(d.Group);
+            return new MachineDevice(d, iommus[d.Iommu], group);
+        })];
+    }
+
+    public MachineDescription Description { get; }
+
+    public IReadOnlyList<IommuInstance> Iommus { get; }
+
+    public IReadOnlyList<MachineDevice> Devices { get; }
+
+    public MachineDevice Device(string name) =>
+        Devices.FirstOrDefault(d => d.Description.Name == name) ?? throw new KeyNotFoundException($"no device '{name}' in machine '{Description.Name}'");
+}

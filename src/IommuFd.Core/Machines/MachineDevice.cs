@@ -1,0 +1,38 @@
+using IommuFd.Core.Devices;
+using IommuFd.Core.Drivers.Mock;
+
+namespace IommuFd.Core.Machines;
+
+/// <summary>A device of a running machine: where it sits, its IOMMU, and its group (shared with the group's other devices).</summary>
+public sealed class MachineDevice
+{
+    internal MachineDevice(DeviceDescription description, IommuInstance iommu, DeviceGroup group)
+    {
+        Description = description;
+        Iommu = iommu;
+        Group = group;
+    }
+
+    public DeviceDescription Description { get; }
+
+    public IommuInstance Iommu { get; }
+
+    public DeviceGroup Group { get; }
+
+    /// <summary>
+    /// A new device object for binding to a context (IOMMUFD_OBJ_DEVICE), in the machine's group,
+    /// with the description's extra reserved regions. The mock driver gets its per-device state
+    /// from the IOMMU's abilities.
+    /// </summary>
+    public Device CreateDevice()
+    {
+        var driver = Iommu.Driver;
+        object? state = null;
+        if (driver is MockIommuDriver)
+        {
+            var abilities = Iommu.Description;
+            state = new MockDeviceState((abilities.DirtyTracking ? 0 : MockDeviceFlags.NoDirty) | (abilities.PasidWidth > 0 ? MockDeviceFlags.Pasid : 0));
+        }
+        return new Device(driver, Group, Description.ReservedRegions, state);
+    }
+}
