@@ -28,7 +28,6 @@ public sealed class DmaFaultRoutingTests : IDisposable
         _context = new IommufdContext(new IommuHost(_memory, ulong.MaxValue));
         _context.CreateIoas(out _ioas).ThrowIfError("ioas");
         _context.CreateFaultQueue(out _queue).ThrowIfError("queue");
-        _context.FinishFaultQueue(_queue);
     }
 
     public void Dispose() => _context.Dispose();
@@ -133,8 +132,12 @@ public sealed class DmaFaultRoutingTests : IDisposable
         _context.AllocHwpt(id, _ioas, HwptAllocFlags.NestParent, null, out var parent).ThrowIfError("parent");
         _context.AllocHwpt(id, parent, HwptAllocFlags.FaultIdValid, new ManagedDriverData(MockIommuDriver.HwptDataSelftest, new byte[4]), out var nested, _queue.TypedId).ThrowIfError("nested");
         _context.AttachDevice(id, nested, out _).ThrowIfError("attach");
-        _context.Objects.TryHold<HwptNested>(nested, out var hwpt).ThrowIfError("hold");
-        _context.Objects.Release(hwpt);
+        HwptNested hwpt;
+        using (var hold = _context.Objects.Hold<HwptNested>(nested))
+        {
+            hold.Status.ThrowIfError("hold");
+            hwpt = hold.Value;
+        }
         ((MockNestedDomain)hwpt.Domain).StageOne.Map(9, 0x5000, Iova, 0x1000, IoProt.Read).ThrowIfError("s1");
         var model = new RecordingDeviceModel(canRequestPages: true);
         var port = dma1.Iommu.OpenDma(_context, device, model);

@@ -38,8 +38,12 @@ public sealed class DmaNestedTests : IDisposable
         _context.AllocHwpt(id, _ioas, HwptAllocFlags.NestParent, null, out var parent).ThrowIfError("parent");
         _context.AllocHwpt(id, parent, HwptAllocFlags.None, new ManagedDriverData(MockIommuDriver.HwptDataSelftest, new byte[4]), out _nestedId).ThrowIfError("nested");
         _context.AttachDevice(id, _nestedId, out _).ThrowIfError("attach");
-        _context.Objects.TryHold<HwptNested>(_nestedId, out var hwpt).ThrowIfError("hold");
-        _context.Objects.Release(hwpt);
+        HwptNested hwpt;
+        using (var hold = _context.Objects.Hold<HwptNested>(_nestedId))
+        {
+            hold.Status.ThrowIfError("hold");
+            hwpt = hold.Value;
+        }
         _nested = (MockNestedDomain)hwpt.Domain;
         _port = dma0.Iommu.OpenDma(_context, device, _model);
         // Stage 2: IPA [Ipa, +64 KiB) → user memory, the last 4 KiB read-only.
