@@ -16,9 +16,10 @@ namespace IommuFd.Core.Drivers.PageTables;
 /// coded in the frame's low bits: k ones then a zero give granule &lt;&lt; (k + 1), e.g. a clear bit 0 means two granules.</item>
 /// </list>
 /// </summary>
-public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec
+public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec, IPteDirtyBits
 {
     public const ulong Present = 1UL << 0;
+    public const ulong Dirty = 1UL << 6;
     public const int NextLevelShift = 9;
     public const ulong NextLevelMask = 7UL << NextLevelShift;
     public const int AddressShift = 12;
@@ -68,6 +69,12 @@ public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec
         var sizeFrames = 2UL << ones;
         return new PteLeaf((frame & ~(sizeFrames - 1)) << _granuleShift, _granuleShift + ones + 1, prot);
     }
+
+    public static bool IsDirty(ulong pte) => (pte & Dirty) != 0;
+
+    public static ulong SetDirty(ulong pte) => pte | Dirty;
+
+    public static ulong ClearDirty(ulong pte) => pte & ~Dirty;
 
     private int NaturalShift(int level) => _granuleShift + level * (_granuleShift - 3);
 
