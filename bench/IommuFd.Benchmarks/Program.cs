@@ -10,6 +10,8 @@ using IommuFd.Benchmarks;
 // --domains          plain Stopwatch loops: domain fill cost and MAP/UNMAP with 0/1/2/4 domains (about 20 s).
 //   --fill-gib 1,16      IOAS sizes to fill from; --repeats 3 fills per figure; --budget-ms 150 per MAP/UNMAP figure;
 //   --no-per-page        skip the 1 GiB IOAS made of one area per 4 KiB page.
+// --dirty            plain Stopwatch loops: GET_DIRTY_BITMAP over 1 GiB of 4 KiB pages, 10% dirty (a few seconds).
+//   --repeats 15         timed calls per figure.
 // --quick            BenchmarkDotNet with a short job (CI smoke runs); other arguments go to BenchmarkSwitcher.
 var rest = new List<string>(args);
 if (Take(rest, "--table"))
@@ -36,6 +38,13 @@ if (Take(rest, "--domains"))
     if (Take(rest, "--no-per-page"))
         options = options with { PerPageAreas = false };
     DomainCosts.RunTable(Console.Out, options);
+    return 0;
+}
+
+if (Take(rest, "--dirty"))
+{
+    var repeats = TakeValue(rest, "--repeats") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 15;
+    DirtyBitmapCosts.RunTable(Console.Out, repeats);
     return 0;
 }
 

@@ -55,20 +55,26 @@ public sealed partial class RadixPageTable<TCodec>
         var tableLast = tableBase | _tableSpanMask[level];
         var index = first <= tableBase ? 0 : (int)((first - tableBase) >> shift);
         var end = (int)((Math.Min(last, tableLast) - tableBase) >> shift);
+        var lo = index;
         for (; index <= end; index++)
         {
             var pte = table[index];
+            if (pte == 0)
+                continue;
             var kind = _codec.Kind(pte);
             if (kind == PteKind.Empty)
                 continue;
-            var entryBase = tableBase + ((ulong)index << shift);
             if (kind == PteKind.Table)
             {
+                var entryBase = tableBase + ((ulong)index << shift);
                 ScanDirtyTable<TBits, TSink>(_store.SlotOf(_codec.TableAddress(pte)), level - 1, entryBase, first, last, clear, ref sink);
                 continue;
             }
+            // A clean entry needs no more look: a dirty sibling in its run is met in turn. Only the
+            // first and last entries look at their whole run, which may reach outside the range.
+            if (!TBits.IsDirty(pte) && index != lo && index != end)
+                continue;
             var sizeLog2 = _codec.DecodeLeaf(pte, level).SizeLog2;
-            // A run starts at its own alignment; a range starting inside it still sees it whole.
             var count = 1 << (sizeLog2 - shift);
             var start = index & ~(count - 1);
             var run = table.AsSpan(start, count);
