@@ -80,6 +80,28 @@ public sealed class DirtyPageTableTests
     }
 
     [Fact]
+    public void One_dirty_entry_of_a_run_marks_the_leaf_even_outside_the_scanned_range()
+    {
+        // Hardware may set D in just the entry its walk used: here the second half of a 1 MiB run.
+        var d = Tracking(MockPageTableType.Huge);
+        Assert.Equal(Errno.Ok, d.Map(4 * MiB, User, 4 * MiB, RW));
+        var table = d.PageTable;
+        Assert.True(table.MarkEntryDirty<AmdV1PteCodec>(5 * MiB + 700 * KiB));
+        var sink = new Collect { Leaves = [] };
+        // The range ends in the run's clean first entry; the dirty one lies past it.
+        table.ScanDirty<AmdV1PteCodec, Collect>(4 * MiB, 5 * MiB + 100 * KiB, false, ref sink);
+        Assert.Equal([(5 * MiB, MiB)], sink.Leaves);
+        // A range inside the clean entry alone, and one starting in the dirty entry.
+        sink.Leaves.Clear();
+        table.ScanDirty<AmdV1PteCodec, Collect>(5 * MiB + 4 * KiB, 5 * MiB + 8 * KiB, false, ref sink);
+        table.ScanDirty<AmdV1PteCodec, Collect>(5 * MiB + 600 * KiB, 7 * MiB, true, ref sink);
+        Assert.Equal([(5 * MiB, MiB), (5 * MiB, MiB)], sink.Leaves);
+        // Cleared in every entry of the run.
+        Assert.Empty(Read(d, 0, ulong.MaxValue));
+        Assert.Null(table.Validate());
+    }
+
+    [Fact]
     public void Writes_leave_no_mark_while_tracking_is_off_and_turning_it_on_starts_clean()
     {
         var d = new MockDomain(MockPageTableType.AmdV1, canTrackDirty: true);

@@ -20,7 +20,12 @@ public sealed partial class RadixPageTable<TCodec>
     /// device writes through it (hardware may mark one entry of a run; readers treat any as the
     /// whole leaf). False when nothing translates the IOVA.
     /// </summary>
-    public bool MarkDirty<TBits>(ulong iova) where TBits : IPteDirtyBits
+    public bool MarkDirty<TBits>(ulong iova) where TBits : IPteDirtyBits => SetDirtyBit<TBits>(iova, wholeRun: true);
+
+    /// <summary>Marks only the entry a walk for <paramref name="iova"/> ends on, as hardware may (for tests of the scan).</summary>
+    internal bool MarkEntryDirty<TBits>(ulong iova) where TBits : IPteDirtyBits => SetDirtyBit<TBits>(iova, wholeRun: false);
+
+    private bool SetDirtyBit<TBits>(ulong iova, bool wholeRun) where TBits : IPteDirtyBits
     {
         if (iova > CoverLast)
             return false;
@@ -39,7 +44,7 @@ public sealed partial class RadixPageTable<TCodec>
                     break;
                 default:
                     // Every entry of a size-coded run carries the bit, so runs stay uniform.
-                    var count = 1 << (_codec.DecodeLeaf(pte, level).SizeLog2 - _levelShift[level]);
+                    var count = wholeRun ? 1 << (_codec.DecodeLeaf(pte, level).SizeLog2 - _levelShift[level]) : 1;
                     foreach (ref var entry in table.AsSpan(index & ~(count - 1), count))
                         entry = TBits.SetDirty(entry);
                     return true;
