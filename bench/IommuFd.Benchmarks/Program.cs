@@ -14,6 +14,8 @@ using IommuFd.Benchmarks;
 //   --budget-ms 200      time per figure and round; --rounds 3 rounds per figure.
 // --dma            plain Stopwatch loops: IOTLB hit/miss ns per lookup, DMA of 64 KiB blocks vs memcpy (a few seconds).
 //   --budget-ms 300      time per figure.
+// --dirty            plain Stopwatch loops: GET_DIRTY_BITMAP over 1 GiB of 4 KiB pages, 10% dirty (a few seconds).
+//   --repeats 15         timed calls per figure.
 // --quick            BenchmarkDotNet with a short job (CI smoke runs); other arguments go to BenchmarkSwitcher.
 var rest = new List<string>(args);
 if (Take(rest, "--table"))
@@ -60,6 +62,13 @@ if (Take(rest, "--dma"))
     if (TakeValue(rest, "--budget-ms") is { } ms)
         options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
     DmaCosts.RunTable(Console.Out, options);
+    return 0;
+}
+
+if (Take(rest, "--dirty"))
+{
+    var repeats = TakeValue(rest, "--repeats") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 15;
+    DirtyBitmapCosts.RunTable(Console.Out, repeats);
     return 0;
 }
 

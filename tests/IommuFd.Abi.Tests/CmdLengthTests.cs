@@ -21,6 +21,8 @@ public sealed class CmdLengthTests : IDisposable
         ["IOMMU_GET_HW_INFO"] = new(Header.GetHwInfo, 40, 32, Errno.ENOENT),
         ["IOMMU_HWPT_ALLOC"] = new(Header.HwptAlloc, 48, 24, Errno.ENOENT),
         ["IOMMU_HWPT_INVALIDATE"] = new(Header.HwptInvalidate, 32, 32, Errno.ENOENT),
+        ["IOMMU_HWPT_SET_DIRTY_TRACKING"] = new(Header.HwptSetDirtyTracking, 16, 16, Errno.ENOENT),
+        ["IOMMU_HWPT_GET_DIRTY_BITMAP"] = new(Header.HwptGetDirtyBitmap, 48, 48, Errno.ENOENT),
         ["IOMMU_IOAS_ALLOC"] = new(Header.IoasAlloc, 12, 12, Errno.Ok),
         ["IOMMU_IOAS_IOVA_RANGES"] = new(Header.IoasIovaRanges, 32, 32, Errno.ENOENT),
         ["IOMMU_IOAS_ALLOW_IOVAS"] = new(Header.IoasAllowIovas, 24, 24, Errno.ENOENT),

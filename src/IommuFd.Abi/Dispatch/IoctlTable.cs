@@ -41,6 +41,8 @@ public static class IoctlTable
         Add(ops, "IOMMU_VFIO_IOAS", IoctlNumbers.VfioIoas, static ref ushort (ref IommuVfioIoas s) => ref s.Reserved, CompatHandlers.VfioIoas);
         Add(ops, "IOMMU_HWPT_ALLOC", IoctlNumbers.HwptAlloc, static ref uint (ref IommuHwptAlloc s) => ref s.Reserved, HwptHandlers.Alloc);
         Add(ops, "IOMMU_GET_HW_INFO", IoctlNumbers.GetHwInfo, static ref byte (ref IommuHwInfo s) => ref s.Reserved2, HwptHandlers.GetHwInfo);
+        Add(ops, "IOMMU_HWPT_SET_DIRTY_TRACKING", IoctlNumbers.HwptSetDirtyTracking, static ref uint (ref IommuHwptSetDirtyTracking s) => ref s.Reserved, DirtyHandlers.SetTracking);
+        Add(ops, "IOMMU_HWPT_GET_DIRTY_BITMAP", IoctlNumbers.HwptGetDirtyBitmap, static ref ulong (ref IommuHwptGetDirtyBitmap s) => ref s.Data, DirtyHandlers.GetBitmap);
         Add(ops, "IOMMU_FAULT_QUEUE_ALLOC", IoctlNumbers.FaultQueueAlloc, static ref uint (ref IommuFaultAlloc s) => ref s.OutFaultFd, FaultHandlers.Alloc);
         Add(ops, "IOMMU_HWPT_INVALIDATE", IoctlNumbers.HwptInvalidate, static ref uint (ref IommuHwptInvalidate s) => ref s.Reserved, HwptHandlers.Invalidate);
         Add(ops, "IOMMU_VIOMMU_ALLOC", IoctlNumbers.ViommuAlloc, static ref uint (ref IommuViommuAlloc s) => ref s.OutViommuId, ViommuHandlers.Alloc);

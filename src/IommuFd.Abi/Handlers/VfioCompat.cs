@@ -24,7 +24,6 @@ internal static class VfioCompat
     private const ulong Type1 = 1, Type1v2 = 3, UnmapAll = 9;
     private const uint MapRead = 1, MapWrite = 2;
     private const uint UnmapFlagAll = 2;
-    private const uint InfoPageSizes = 1;
 
     /// <summary>Runs a VFIO-compat ioctl: a non-negative result, or a negative errno (ENOTTY when unknown).</summary>
     public static int Ioctl(IommufdContext context, IommuHost caller, uint command, ulong arg)
@@ -36,7 +35,7 @@ internal static class VfioCompat
             GetApiVersion => ApiVersion,
             CheckExtension => arg is Type1 or Type1v2 or UnmapAll ? 1 : 0,
             SetIommu => -(int)SetIommuType(context, arg),
-            IommuGetInfo => -(int)GetInfo(context, caller, arg),
+            IommuGetInfo => -(int)VfioCompatInfo.Get(context, caller, arg),
             MapDma => -(int)Map(context, caller, arg),
             UnmapDma => -(int)Unmap(context, caller, arg),
             _ => -(int)Errno.ENOTTY,
@@ -47,7 +46,7 @@ internal static class VfioCompat
     {
         if (type != Type1 && type != Type1v2)
             return Errno.EINVAL;
-        return context.GetCompatIoas(out _);
+        return context.SetCompatIommu(version2: type == Type1v2);
     }
 
     /// <summary>Reads the fixed part (EFAULT), then checks argsz and flags (EINVAL), then the compat IOAS (ENODEV).</summary>
@@ -80,35 +79,17 @@ internal static class VfioCompat
     private static Errno Unmap(IommufdContext context, IommuHost caller, ulong arg)
     {
         Span<byte> unmap = stackalloc byte[24];
-        var rc = ReadHeader(context, caller, arg, unmap, UnmapFlagAll, out var ioas);
+        var rc = ReadHeader(context, caller, arg, unmap, UnmapFlagAll, out _);
         if (rc != Errno.Ok)
             return rc;
         var all = (BinaryPrimitives.ReadUInt32LittleEndian(unmap[4..]) & UnmapFlagAll) != 0;
         var iova = BinaryPrimitives.ReadUInt64LittleEndian(unmap[8..]);
         var size = BinaryPrimitives.ReadUInt64LittleEndian(unmap[16..]);
-        rc = all ? context.Unmap(ioas, 0, ulong.MaxValue, out var unmapped) : context.Unmap(ioas, iova, size, out unmapped);
-        // Type1 reports an empty range as success with nothing unmapped.
-        if (rc == Errno.ENOENT && unmapped == 0)
-            rc = Errno.Ok;
-        if (rc != Errno.Ok)
+        rc = context.CompatUnmap(iova, size, all, out var unmapped);
+        if (rc == Errno.EINVAL && all)
             return rc;
-        // VFIO reports the bytes unmapped in the size field.
+        // VFIO reports the bytes unmapped in the size field, also when the unmap failed.
         BinaryPrimitives.WriteUInt64LittleEndian(unmap[16..], unmapped);
-        return caller.Memory.Write(arg + 16, unmap.Slice(16, 8));
-    }
-
-    /// <summary>Reports the IOVA page sizes the compat IOAS accepts (no capability chain yet).</summary>
-    private static Errno GetInfo(IommufdContext context, IommuHost caller, ulong arg)
-    {
-        Span<byte> info = stackalloc byte[16];
-        var rc = ReadHeader(context, caller, arg, info, uint.MaxValue, out var ioas);
-        if (rc != Errno.Ok)
-            return rc;
-        rc = context.GetIovaRanges(ioas, out _, out var alignment);
-        if (rc != Errno.Ok)
-            return rc;
-        BinaryPrimitives.WriteUInt32LittleEndian(info[4..], InfoPageSizes);
-        BinaryPrimitives.WriteUInt64LittleEndian(info[8..], ~(Math.Max(alignment, CpuPage.Size) - 1));
-        return caller.Memory.Write(arg + 4, info[4..]);
+        return caller.Memory.Write(arg + 16, unmap.Slice(16, 8)) != Errno.Ok ? Errno.EFAULT : rc;
     }
 }

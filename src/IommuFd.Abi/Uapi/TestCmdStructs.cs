@@ -26,6 +26,7 @@ public record struct IommuTestCmd
     [FieldOffset(16)] public TestAccessReplaceIoas AccessReplaceIoas;
     [FieldOffset(16)] public TestCheckIotlb CheckIotlb;
     [FieldOffset(16)] public TestTriggerIopf TriggerIopf;
+    [FieldOffset(16)] public TestDirty Dirty;
     [FieldOffset(64)] public uint Last;
 }
 

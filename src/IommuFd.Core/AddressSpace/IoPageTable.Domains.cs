@@ -218,13 +218,15 @@ public sealed partial class IoPageTable
 
     /// <summary>
     /// Maps one area into one domain. With large pages disabled (IOMMU_OPTION_HUGE_PAGES 0) the
-    /// domain holds only entries up to a CPU page, as the kernel's page-sized batches give;
-    /// otherwise it may use any page size the alignment allows.
+    /// domain holds only its smallest entries: a CPU page for every real format, and the mock's
+    /// 2 KiB IO page, which is what the kernel's page-sized batches leave in a mock domain (the
+    /// selftest's dirty-bitmap checks count on one dirty bit per mock page). Otherwise it may use
+    /// any page size the alignment allows.
     /// </summary>
     private Errno MapIntoDomainLocked(IIoDomain domain, Area area)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread);
-        return domain.Map(area.Start, area.UserAddress, area.Length, area.Prot, _largePagesDisabled ? CpuPage.Size : ulong.MaxValue);
+        return domain.Map(area.Start, area.UserAddress, area.Length, area.Prot, _largePagesDisabled ? SmallestPage(domain) : ulong.MaxValue);
     }
 
     /// <summary>Unmaps an area from the first <paramref name="domainCount"/> domains and drops its pin.</summary>

@@ -141,6 +141,26 @@ internal sealed class UserPages
         }
     }
 
+    /// <summary>
+    /// One user of [first, last] becomes two, [first, secondFirst - 1] and [secondFirst, last]
+    /// (an area cut in two): the same pages stay pinned, nothing is charged or released.
+    /// </summary>
+    public void SplitUser(ulong first, ulong last, ulong secondFirst)
+    {
+        lock (Sync)
+        {
+            if (IsWhole(first, last) && _wholeUsers > 0)
+                _wholeUsers--;
+            else if (_users is null)
+                throw new InvalidOperationException("splitting a user of pages that were never pinned");
+            else
+                _users.Remove(first, last);
+            _users ??= new RangeCounter();
+            _users.Add(first, secondFirst - 1);
+            _users.Add(secondFirst, last);
+        }
+    }
+
     private void Release(List<(ulong First, ulong Last)> runs)
     {
         var released = 0UL;

@@ -21,6 +21,8 @@ public static class Header
     public const uint VfioIoas = 0x3b88;
     public const uint HwptAlloc = 0x3b89;
     public const uint GetHwInfo = 0x3b8a;
+    public const uint HwptSetDirtyTracking = 0x3b8b;
+    public const uint HwptGetDirtyBitmap = 0x3b8c;
     public const uint HwptInvalidate = 0x3b8d;
     public const uint FaultQueueAlloc = 0x3b8e;
     public const uint IoasMapFile = 0x3b8f;
@@ -47,6 +49,8 @@ public static class Header
     public const int HwInfoSize = 40;
     public const int HwInfoMinSize = 32; // offsetofend(__reserved)
     public const int HwptInvalidateSize = 32;
+    public const int HwptSetDirtyTrackingSize = 16; // last field __reserved
+    public const int HwptGetDirtyBitmapSize = 48; // last field data
     public const int FaultAllocSize = 16;
     public const int IoasMapFileSize = 40;
     public const int ViommuAllocSize = 40;
@@ -82,6 +86,8 @@ public static class Header
         : typeof(T) == typeof(IommuHwptAlloc) ? HwptAlloc
         : typeof(T) == typeof(IommuHwInfo) ? GetHwInfo
         : typeof(T) == typeof(IommuHwptInvalidate) ? HwptInvalidate
+        : typeof(T) == typeof(IommuHwptSetDirtyTracking) ? HwptSetDirtyTracking
+        : typeof(T) == typeof(IommuHwptGetDirtyBitmap) ? HwptGetDirtyBitmap
         : typeof(T) == typeof(IommuFaultAlloc) ? FaultQueueAlloc
         : typeof(T) == typeof(IommuIoasMapFile) ? IoasMapFile
         : typeof(T) == typeof(IommuViommuAlloc) ? ViommuAlloc

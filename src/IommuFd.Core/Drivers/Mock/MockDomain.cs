@@ -11,8 +11,9 @@ namespace IommuFd.Core.Drivers.Mock;
 /// A single lock guards the table: the IOAS already serialises Map/Unmap, and the lock makes
 /// lookups from other threads (DMA emulation) safe, because table slots are reused after a prune
 /// and a lock-free walk could follow a stale pointer into someone else's table.
+/// Dirty state is the AMD v1 D bit of its PTEs.
 /// </summary>
-public sealed class MockDomain : IIoDomain, IDmaTranslatable
+public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
 {
     /// <summary>MOCK_PAGE_SIZE: the Default granule and smallest page.</summary>
     public const ulong PageSize = 2048;
@@ -26,10 +27,13 @@ public sealed class MockDomain : IIoDomain, IDmaTranslatable
 
     private readonly Lock _lock = new();
     private readonly RadixPageTable<AmdV1PteCodec> _table;
+    private bool _dirtyTracking;
 
-    public MockDomain(MockPageTableType type)
+    /// <param name="canTrackDirty">Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING (the kernel gives such a domain dirty ops).</param>
+    public MockDomain(MockPageTableType type, bool canTrackDirty = false)
     {
         Type = type;
+        CanTrackDirty = canTrackDirty;
         switch (type)
         {
             case MockPageTableType.Default:
@@ -88,14 +92,18 @@ public sealed class MockDomain : IIoDomain, IDmaTranslatable
 
     public DmaCacheTag CacheTag { get; } = new();
 
-    /// <summary>The mock format keeps no dirty bits yet: writes need no second walk.</summary>
-    public bool TracksDirty => false;
+    /// <summary>While tracking, a write walks again so it can set the leaf's D bit, as hardware does.</summary>
+    public bool TracksDirty => DirtyTracking;
 
     public bool Walk(ulong iova, DmaDirection direction, out DmaTranslation translation)
     {
         PageTranslation? t;
         lock (_lock)
+        {
             t = _table.Translate(iova);
+            if (t is not null && direction == DmaDirection.Write && _dirtyTracking && (t.Value.Prot & IoProt.Write) != 0)
+                _table.MarkDirty<AmdV1PteCodec>(iova);
+        }
         if (t is not { } found)
         {
             translation = default;
@@ -142,6 +150,51 @@ public sealed class MockDomain : IIoDomain, IDmaTranslatable
         {
             lock (_lock)
                 return _table.MappedBytes;
+        }
+    }
+
+    public bool CanTrackDirty { get; }
+
+    public bool DirtyTracking
+    {
+        get
+        {
+            lock (_lock)
+                return _dirtyTracking;
+        }
+    }
+
+    public Errno SetDirtyTracking(bool enable)
+    {
+        if (!CanTrackDirty)
+            return Errno.EOPNOTSUPP;
+        var clean = new DiscardDirty();
+        lock (_lock)
+        {
+            if (enable)
+                _table.ScanDirty<AmdV1PteCodec, DiscardDirty>(0, ulong.MaxValue, clear: true, ref clean);
+            _dirtyTracking = enable;
+        }
+        return Errno.Ok;
+    }
+
+    public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink
+    {
+        lock (_lock)
+            _table.ScanDirty<AmdV1PteCodec, TSink>(first, last, clear, ref sink);
+    }
+
+    public bool RecordWrite(ulong iova)
+    {
+        lock (_lock)
+            return _dirtyTracking && _table.MarkDirty<AmdV1PteCodec>(iova);
+    }
+
+    /// <summary>A sink that forgets what it is told: clearing without reporting.</summary>
+    private struct DiscardDirty : IDirtyLeafSink
+    {
+        public readonly void Dirty(ulong iova, ulong size)
+        {
         }
     }
 

@@ -45,7 +45,7 @@ public sealed class MockIommuDriver : IIommuDriver
                 return Errno.EOPNOTSUPP;
             type = (MockPageTableType)requested;
         }
-        domain = new MockDomain(type);
+        domain = new MockDomain(type, flags.HasFlag(HwptAllocFlags.DirtyTracking));
         if (flags.HasFlag(HwptAllocFlags.DirtyTracking))
             _dirtyDomains.Add(domain, this);
         return Errno.Ok;
