@@ -26,23 +26,43 @@ internal sealed class UserPages
         FirstByte = CpuPage.Offset(userAddress);
         PageCount = (FirstByte + length + CpuPage.Mask) >> CpuPage.Shift;
         Writable = writable;
+        PlacementBase = Uptr;
     }
 
     public IUserMemory Memory { get; }
 
-    /// <summary>What keeps the memory reachable (a file mapping), released with the last area.</summary>
+    /// <summary>What keeps the memory reachable (a file mapping), released with the last reference.</summary>
     public IDisposable? Backing { get; init; }
 
-    private int _areas;
+    /// <summary>
+    /// Page-aligned address whose alignment an automatic IOVA keeps: the user address for MAP,
+    /// the file offset for MAP_FILE (where the engine happened to map the file is no one's business).
+    /// </summary>
+    public ulong PlacementBase { get; init; }
 
-    /// <summary>Counts an area (a MAP or a COPY) that maps these pages.</summary>
-    public void AddArea() => Interlocked.Increment(ref _areas);
+    // The creator's reference, until it lets go (see Release).
+    private int _references = 1;
 
-    /// <summary>Forgets an area; the last one releases the backing.</summary>
-    public void RemoveArea()
+    /// <summary>
+    /// Takes a reference: each area mapping these pages holds one, and so does a COPY between
+    /// reading its source and mapping its destination, so an UNMAP in between cannot release the
+    /// backing under it (the kernel's COPY holds the pages the same way).
+    /// </summary>
+    public void AddReference()
     {
-        if (Interlocked.Decrement(ref _areas) == 0)
+        var after = Interlocked.Increment(ref _references);
+        if (after <= 1)
+            throw new InvalidOperationException("a reference taken on released pages");
+    }
+
+    /// <summary>Drops a reference; the last one releases the backing.</summary>
+    public void Release()
+    {
+        var after = Interlocked.Decrement(ref _references);
+        if (after == 0)
             Backing?.Dispose();
+        else if (after < 0)
+            throw new InvalidOperationException("pages released more often than referenced");
     }
 
     public MemlockAccount Account { get; }
