@@ -259,7 +259,7 @@ public sealed partial class IoPageTable
             var list = new List<MappingInfo>(_areaCount);
             foreach (var node in _spans.InOrder())
                 if (node is Area a)
-                    list.Add(new MappingInfo(a.Range, a.UserAddress, a.Prot, a.Pages.PinnedPages));
+                    list.Add(new MappingInfo(a.Range, a.ProgramAddress, a.Prot, a.Pages.PinnedPages));
             return list;
         }
     }

@@ -70,6 +70,22 @@ internal sealed class UserPages
     /// <summary>Page-aligned user address of the first page.</summary>
     public ulong Uptr { get; }
 
+    // Set while anything is pinned: the memory's name for these pages (see IUserMemory.ReservePinAddress).
+    private ulong _pinBase;
+
+    /// <summary>
+    /// Where the engine reaches the first page: through the pin while anything is pinned (domains
+    /// and accesses keep the pages they pinned even if the program unmaps them), else the user address.
+    /// </summary>
+    public ulong Address
+    {
+        get
+        {
+            var pinned = Volatile.Read(ref _pinBase);
+            return pinned != 0 ? pinned : Uptr;
+        }
+    }
+
     /// <summary>Offset of the mapped user address within the first page.</summary>
     public ulong FirstByte { get; }
 
@@ -105,10 +121,17 @@ internal sealed class UserPages
         {
             if (_wholeUsers == 0)
             {
+                var firstPin = _pinBase == 0;
+                if (firstPin)
+                    Volatile.Write(ref _pinBase, Memory.ReservePinAddress(Uptr, PageCount << CpuPage.Shift));
                 var holes = _users?.Uncovered(first, last) ?? [(first, last)];
                 var rc = PinHoles(holes);
                 if (rc != Errno.Ok)
+                {
+                    if (firstPin)
+                        ReleasePinBase();
                     return rc;
+                }
             }
             if (IsWhole(first, last))
                 _wholeUsers++;
@@ -130,11 +153,11 @@ internal sealed class UserPages
         for (var i = 0; i < holes.Count; i++)
         {
             var (f, l) = holes[i];
-            rc = Memory.Pin(Uptr + (f << CpuPage.Shift), l - f + 1, Writable);
+            rc = Memory.Pin(_pinBase + (f << CpuPage.Shift), l - f + 1, Writable);
             if (rc == Errno.Ok)
                 continue;
             for (var j = 0; j < i; j++)
-                Memory.Unpin(Uptr + (holes[j].First << CpuPage.Shift), holes[j].Last - holes[j].First + 1);
+                Memory.Unpin(_pinBase + (holes[j].First << CpuPage.Shift), holes[j].Last - holes[j].First + 1);
             Account.Uncharge(newPages);
             return rc;
         }
@@ -149,27 +172,40 @@ internal sealed class UserPages
             if (IsWhole(first, last) && _wholeUsers > 0)
             {
                 if (--_wholeUsers == 0)
-                    Release(_users?.Uncovered(0, PageCount - 1) ?? [(0, PageCount - 1)]);
-                return;
+                    UnpinRuns(_users?.Uncovered(0, PageCount - 1) ?? [(0, PageCount - 1)]);
             }
-            if (_users is null)
-                throw new InvalidOperationException("unpinning pages that were never pinned");
-            // While a whole user remains every page stays pinned.
-            var reachingZero = _wholeUsers == 0 ? RunsReachingZero(first, last) : [];
-            _users.Remove(first, last);
-            Release(reachingZero);
+            else
+            {
+                if (_users is null)
+                    throw new InvalidOperationException("unpinning pages that were never pinned");
+                // While a whole user remains every page stays pinned.
+                var reachingZero = _wholeUsers == 0 ? RunsReachingZero(first, last) : [];
+                _users.Remove(first, last);
+                UnpinRuns(reachingZero);
+            }
+            if (_wholeUsers == 0 && (_users is null || _users.CoveredCount == 0))
+                ReleasePinBase();
         }
     }
 
-    private void Release(List<(ulong First, ulong Last)> runs)
+    private void UnpinRuns(List<(ulong First, ulong Last)> runs)
     {
         var released = 0UL;
         foreach (var (f, l) in runs)
         {
-            Memory.Unpin(Uptr + (f << CpuPage.Shift), l - f + 1);
+            Memory.Unpin(_pinBase + (f << CpuPage.Shift), l - f + 1);
             released += l - f + 1;
         }
         Account.Uncharge(released);
+    }
+
+    /// <summary>Nothing is pinned any more: pages the program had unmapped go, and the user address is used again.</summary>
+    private void ReleasePinBase()
+    {
+        if (_pinBase == 0)
+            return;
+        Memory.ReleasePinAddress(_pinBase, PageCount << CpuPage.Shift);
+        Volatile.Write(ref _pinBase, 0);
     }
 
     /// <summary>The sub-ranges of [first, last] whose only user is the one being removed.</summary>
