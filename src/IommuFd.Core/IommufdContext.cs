@@ -106,11 +106,9 @@ public sealed partial class IommufdContext : IDisposable
                 return rc;
             mapping = fileMapping;
         }
-        rc = ioas.Value.PageTable.MapUser(host, AccountMode, address, length, prot | IoProt.Cache,
-            placement == IovaPlacement.Automatic, ref iova, mapping);
-        if (rc != Errno.Ok)
-            mapping?.Dispose();
-        return rc;
+        // The page table owns the file mapping from here on, and frees it when nothing maps it.
+        return ioas.Value.PageTable.MapUser(host, AccountMode, address, length, prot | IoProt.Cache,
+            placement == IovaPlacement.Automatic, ref iova, mapping, placementBase: fd is null ? null : start);
     }
 
     /// <summary>
@@ -132,10 +130,19 @@ public sealed partial class IommufdContext : IDisposable
         }
         if (rc != Errno.Ok)
             return rc;
-        using var dst = Objects.Hold<Ioas>(dstId);
-        if (!dst.Held)
-            return dst.Status;
-        return dst.Value.PageTable.MapSlices(slices, length, prot | IoProt.Cache, placement == IovaPlacement.Automatic, ref dstIova);
+        try
+        {
+            using var dst = Objects.Hold<Ioas>(dstId);
+            if (!dst.Held)
+                return dst.Status;
+            return dst.Value.PageTable.MapSlices(slices, length, prot | IoProt.Cache, placement == IovaPlacement.Automatic, ref dstIova);
+        }
+        finally
+        {
+            // The new areas hold their own references; an UNMAP of the source may now free what it mapped.
+            foreach (var slice in slices)
+                slice.Pages.Release();
+        }
     }
 
     /// <summary>The checks every MAP, MAP_FILE and COPY makes before any look-up, in the kernel's order.</summary>

@@ -16,7 +16,6 @@ internal sealed class Area : SpanNode
         Last = iova + (length - 1);
         StartByte = startByte;
         Prot = prot;
-        UserAddress = pages.Uptr + startByte;
     }
 
     public UserPages Pages { get; }
@@ -33,8 +32,14 @@ internal sealed class Area : SpanNode
 
     public ulong Length => Last - Start + 1;
 
-    /// <summary>User address the first IOVA of the area translates to (kept inline: look-ups then touch one object).</summary>
-    public ulong UserAddress { get; }
+    /// <summary>
+    /// Address the first IOVA of the area translates to: the pinned pages' while they are pinned
+    /// (they outlive the program's mapping), else the user address.
+    /// </summary>
+    public ulong UserAddress => Pages.Address + StartByte;
+
+    /// <summary>The program's address the area was mapped from (for reports; never to reach the memory).</summary>
+    public ulong ProgramAddress => Pages.Uptr + StartByte;
 
     /// <summary>Offset of the area's first byte within its CPU page.</summary>
     public ulong PageOffset => CpuPage.Offset(StartByte);

@@ -68,7 +68,7 @@ public sealed partial class IoPageTable
             {
                 slice.Area.AccessPins++;
                 for (var p = slice.FirstPage; p <= slice.LastPage; p++)
-                    userPages.Add(slice.Pages.Uptr + (p << CpuPage.Shift));
+                    userPages.Add(slice.Pages.Address + (p << CpuPage.Shift));
             }
             pin = new AccessPin(iova, length, slices, [.. userPages]);
             return Errno.Ok;

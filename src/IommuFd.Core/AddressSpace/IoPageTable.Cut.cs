@@ -29,7 +29,7 @@ public sealed partial class IoPageTable
             _spans.Remove(area);
             _spans.Insert(head);
             _spans.Insert(tail);
-            area.Pages.AddArea();
+            area.Pages.AddReference(); // two areas now map these pages, each holding a reference
             _areaCount++;
             return Errno.Ok;
         }

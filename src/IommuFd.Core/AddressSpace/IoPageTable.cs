@@ -82,21 +82,43 @@ public sealed partial class IoPageTable
         }
     }
 
-    /// <summary>Maps user memory [userAddress, +length) at <paramref name="iova"/> (or a chosen IOVA).</summary>
-    internal Errno MapUser(IommuHost host, AccountMode mode, ulong userAddress, ulong length, IoProt prot, bool allocateIova, ref ulong iova, IDisposable? backing = null)
+    /// <summary>
+    /// Maps user memory [userAddress, +length) at <paramref name="iova"/> (or a chosen IOVA). The
+    /// table takes <paramref name="backing"/> over: it is released when nothing maps the memory
+    /// any more, at once when the map fails. <paramref name="placementBase"/> is what an
+    /// automatic IOVA keeps the alignment of (the file offset for MAP_FILE; the user address when null).
+    /// </summary>
+    internal Errno MapUser(IommuHost host, AccountMode mode, ulong userAddress, ulong length, IoProt prot, bool allocateIova, ref ulong iova,
+        IDisposable? backing = null, ulong? placementBase = null)
     {
         // Facts from the kernel's page allocation: a wrapping user range is EOVERFLOW before a zero length is EINVAL.
-        if (userAddress > ulong.MaxValue - length)
-            return Errno.EOVERFLOW;
-        if (length == 0 || length > ulong.MaxValue - CpuPage.Size)
-            return Errno.EINVAL;
-        var pages = new UserPages(host.Memory, host.AccountFor(mode), userAddress, length, prot.HasFlag(IoProt.Write)) { Backing = backing };
-        return MapSlices([new PageSlice(pages, pages.FirstByte, length)], length, prot, allocateIova, ref iova);
+        var rc = userAddress > ulong.MaxValue - length ? Errno.EOVERFLOW
+            : length == 0 || length > ulong.MaxValue - CpuPage.Size ? Errno.EINVAL
+            : Errno.Ok;
+        if (rc != Errno.Ok)
+        {
+            backing?.Dispose();
+            return rc;
+        }
+        var pages = new UserPages(host.Memory, host.AccountFor(mode), userAddress, length, prot.HasFlag(IoProt.Write))
+        {
+            Backing = backing,
+            PlacementBase = placementBase is { } placement ? CpuPage.AlignDown(placement) : CpuPage.AlignDown(userAddress),
+        };
+        try
+        {
+            return MapSlices([new PageSlice(pages, pages.FirstByte, length)], length, prot, allocateIova, ref iova);
+        }
+        finally
+        {
+            pages.Release();
+        }
     }
 
     /// <summary>
     /// Collects the pages behind [iova, iova+length): the range must be covered by contiguous areas
-    /// (ENOENT otherwise). Used by COPY; the slices keep the pages alive after the lock is dropped.
+    /// (ENOENT otherwise). Used by COPY: each slice holds a reference to its pages, which keeps
+    /// them (and a file's mapping) alive after the lock is dropped; the caller releases them.
     /// </summary>
     internal Errno GetPages(ulong iova, ulong length, out List<PageSlice> slices)
     {
@@ -109,10 +131,14 @@ public sealed partial class IoPageTable
             var walk = new ContiguousAreas(_spans, want);
             while (walk.MoveNext())
                 slices.Add(new PageSlice(walk.Current.Area.Pages, walk.Current.StartByte, walk.Current.Length));
-            if (walk.Covered)
-                return Errno.Ok;
-            slices.Clear();
-            return Errno.ENOENT;
+            if (!walk.Covered)
+            {
+                slices.Clear();
+                return Errno.ENOENT;
+            }
+            foreach (var slice in slices)
+                slice.Pages.AddReference();
+            return Errno.Ok;
         }
     }
 
@@ -127,7 +153,7 @@ public sealed partial class IoPageTable
             if (allocateIova)
             {
                 var first = slices[0];
-                rc = new IovaAllocator(_spans, _allowed, _iovaAlignment).Allocate(first.Pages.Uptr + first.StartByte, length, out iova);
+                rc = new IovaAllocator(_spans, _allowed, _iovaAlignment).Allocate(first.Pages.PlacementBase + first.StartByte, length, out iova);
             }
             else
             {
@@ -153,7 +179,7 @@ public sealed partial class IoPageTable
             foreach (var area in areas)
             {
                 _spans.Insert(area);
-                area.Pages.AddArea();
+                area.Pages.AddReference();
             }
             _areaCount += areas.Count;
             return Errno.Ok;
@@ -207,7 +233,7 @@ public sealed partial class IoPageTable
                     {
                         UnfillDomainsLocked(area, _domains.Count);
                         _spans.Remove(area);
-                        area.Pages.RemoveArea();
+                        area.Pages.Release();
                         unmapped += area.Length;
                     }
                     _areaCount -= doomed.Count;
@@ -233,7 +259,7 @@ public sealed partial class IoPageTable
             var list = new List<MappingInfo>(_areaCount);
             foreach (var node in _spans.InOrder())
                 if (node is Area a)
-                    list.Add(new MappingInfo(a.Range, a.UserAddress, a.Prot, a.Pages.PinnedPages));
+                    list.Add(new MappingInfo(a.Range, a.ProgramAddress, a.Prot, a.Pages.PinnedPages));
             return list;
         }
     }

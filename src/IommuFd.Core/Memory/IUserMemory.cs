@@ -31,4 +31,16 @@ public interface IUserMemory
     /// of one file page. The kernel's checks compare pages, not addresses.
     /// </summary>
     bool SamePage(ulong a, ulong b);
+
+    /// <summary>
+    /// The address the engine names pinned pages [pageAddress, +length) by from now on: pinned
+    /// pages belong to the pin, not to the address, so a memory that can keep them past the
+    /// program's unmap (the kernel's pin lifetime) hands out an address the program can never use,
+    /// which every member here accepts. The default, for memory that cannot, is the address itself.
+    /// See docs/pinned-memory-lifetime.md.
+    /// </summary>
+    ulong ReservePinAddress(ulong pageAddress, ulong length) => pageAddress;
+
+    /// <summary>Gives back an address from <see cref="ReservePinAddress"/>: nothing is pinned through it any more.</summary>
+    void ReleasePinAddress(ulong pinAddress, ulong length) { }
 }

@@ -35,15 +35,21 @@ public sealed partial class ProcessFileMemory : IFileMemory
         return Errno.Ok;
     }
 
-    private static long FileSize(int fd)
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxSize = 0x200;
+    private const int StatxSizeOffset = 40;
+    private const int StatxBufferSize = 256;
+
+    /// <summary>
+    /// The file's size from statx (whose layout is the same on every architecture). Never lseek:
+    /// the offset belongs to the program, and another of its threads may be writing through it.
+    /// </summary>
+    private static unsafe long FileSize(int fd)
     {
-        // lseek to the end gives the size without decoding struct stat.
-        var current = Lseek(fd, 0, 1);
-        if (current < 0)
+        var buffer = stackalloc byte[StatxBufferSize];
+        if (Statx(fd, "", AtEmptyPath, StatxSize, buffer) != 0)
             return -1;
-        var end = Lseek(fd, 0, 2);
-        Lseek(fd, current, 0);
-        return end;
+        return *(long*)(buffer + StatxSizeOffset);
     }
 
     private sealed class Unmapper(nint address, nuint length) : IDisposable
@@ -63,6 +69,6 @@ public sealed partial class ProcessFileMemory : IFileMemory
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     private static partial int Munmap(nint address, nuint length);
 
-    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
-    private static partial long Lseek(int fd, long offset, int whence);
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 }

@@ -26,29 +26,65 @@ internal sealed class UserPages
         FirstByte = CpuPage.Offset(userAddress);
         PageCount = (FirstByte + length + CpuPage.Mask) >> CpuPage.Shift;
         Writable = writable;
+        PlacementBase = Uptr;
     }
 
     public IUserMemory Memory { get; }
 
-    /// <summary>What keeps the memory reachable (a file mapping), released with the last area.</summary>
+    /// <summary>What keeps the memory reachable (a file mapping), released with the last reference.</summary>
     public IDisposable? Backing { get; init; }
 
-    private int _areas;
+    /// <summary>
+    /// Page-aligned address whose alignment an automatic IOVA keeps: the user address for MAP,
+    /// the file offset for MAP_FILE (where the engine happened to map the file is no one's business).
+    /// </summary>
+    public ulong PlacementBase { get; init; }
 
-    /// <summary>Counts an area (a MAP or a COPY) that maps these pages.</summary>
-    public void AddArea() => Interlocked.Increment(ref _areas);
+    // The creator's reference, until it lets go (see Release).
+    private int _references = 1;
 
-    /// <summary>Forgets an area; the last one releases the backing.</summary>
-    public void RemoveArea()
+    /// <summary>
+    /// Takes a reference: each area mapping these pages holds one, and so does a COPY between
+    /// reading its source and mapping its destination, so an UNMAP in between cannot release the
+    /// backing under it (the kernel's COPY holds the pages the same way).
+    /// </summary>
+    public void AddReference()
     {
-        if (Interlocked.Decrement(ref _areas) == 0)
+        var after = Interlocked.Increment(ref _references);
+        if (after <= 1)
+            throw new InvalidOperationException("a reference taken on released pages");
+    }
+
+    /// <summary>Drops a reference; the last one releases the backing.</summary>
+    public void Release()
+    {
+        var after = Interlocked.Decrement(ref _references);
+        if (after == 0)
             Backing?.Dispose();
+        else if (after < 0)
+            throw new InvalidOperationException("pages released more often than referenced");
     }
 
     public MemlockAccount Account { get; }
 
     /// <summary>Page-aligned user address of the first page.</summary>
     public ulong Uptr { get; }
+
+    // Set while anything is pinned: the memory's name for these pages (see IUserMemory.ReservePinAddress).
+    private ulong _pinBase;
+
+    /// <summary>
+    /// Where the engine reaches the first page: through the pin while anything is pinned (domains
+    /// and accesses keep the pages they pinned even if the program unmaps them), else the user address.
+    /// </summary>
+    public ulong Address
+    {
+        get
+        {
+            var pinned = Volatile.Read(ref _pinBase);
+            return pinned != 0 ? pinned : Uptr;
+        }
+    }
 
     /// <summary>Offset of the mapped user address within the first page.</summary>
     public ulong FirstByte { get; }
@@ -85,10 +121,17 @@ internal sealed class UserPages
         {
             if (_wholeUsers == 0)
             {
+                var firstPin = _pinBase == 0;
+                if (firstPin)
+                    Volatile.Write(ref _pinBase, Memory.ReservePinAddress(Uptr, PageCount << CpuPage.Shift));
                 var holes = _users?.Uncovered(first, last) ?? [(first, last)];
                 var rc = PinHoles(holes);
                 if (rc != Errno.Ok)
+                {
+                    if (firstPin)
+                        ReleasePinBase();
                     return rc;
+                }
             }
             if (IsWhole(first, last))
                 _wholeUsers++;
@@ -110,11 +153,11 @@ internal sealed class UserPages
         for (var i = 0; i < holes.Count; i++)
         {
             var (f, l) = holes[i];
-            rc = Memory.Pin(Uptr + (f << CpuPage.Shift), l - f + 1, Writable);
+            rc = Memory.Pin(_pinBase + (f << CpuPage.Shift), l - f + 1, Writable);
             if (rc == Errno.Ok)
                 continue;
             for (var j = 0; j < i; j++)
-                Memory.Unpin(Uptr + (holes[j].First << CpuPage.Shift), holes[j].Last - holes[j].First + 1);
+                Memory.Unpin(_pinBase + (holes[j].First << CpuPage.Shift), holes[j].Last - holes[j].First + 1);
             Account.Uncharge(newPages);
             return rc;
         }
@@ -129,15 +172,19 @@ internal sealed class UserPages
             if (IsWhole(first, last) && _wholeUsers > 0)
             {
                 if (--_wholeUsers == 0)
-                    Release(_users?.Uncovered(0, PageCount - 1) ?? [(0, PageCount - 1)]);
-                return;
+                    UnpinRuns(_users?.Uncovered(0, PageCount - 1) ?? [(0, PageCount - 1)]);
             }
-            if (_users is null)
-                throw new InvalidOperationException("unpinning pages that were never pinned");
-            // While a whole user remains every page stays pinned.
-            var reachingZero = _wholeUsers == 0 ? RunsReachingZero(first, last) : [];
-            _users.Remove(first, last);
-            Release(reachingZero);
+            else
+            {
+                if (_users is null)
+                    throw new InvalidOperationException("unpinning pages that were never pinned");
+                // While a whole user remains every page stays pinned.
+                var reachingZero = _wholeUsers == 0 ? RunsReachingZero(first, last) : [];
+                _users.Remove(first, last);
+                UnpinRuns(reachingZero);
+            }
+            if (_wholeUsers == 0 && (_users is null || _users.CoveredCount == 0))
+                ReleasePinBase();
         }
     }
 
@@ -161,15 +208,24 @@ internal sealed class UserPages
         }
     }
 
-    private void Release(List<(ulong First, ulong Last)> runs)
+    private void UnpinRuns(List<(ulong First, ulong Last)> runs)
     {
         var released = 0UL;
         foreach (var (f, l) in runs)
         {
-            Memory.Unpin(Uptr + (f << CpuPage.Shift), l - f + 1);
+            Memory.Unpin(_pinBase + (f << CpuPage.Shift), l - f + 1);
             released += l - f + 1;
         }
         Account.Uncharge(released);
+    }
+
+    /// <summary>Nothing is pinned any more: pages the program had unmapped go, and the user address is used again.</summary>
+    private void ReleasePinBase()
+    {
+        if (_pinBase == 0)
+            return;
+        Memory.ReleasePinAddress(_pinBase, PageCount << CpuPage.Shift);
+        Volatile.Write(ref _pinBase, 0);
     }
 
     /// <summary>The sub-ranges of [first, last] whose only user is the one being removed.</summary>
