@@ -82,6 +82,15 @@ public sealed partial class IoPageTable
         }
     }
 
+    /// <summary>Adds the pages behind every area to <paramref name="into"/> (COPY shares them, so sets dedupe).</summary>
+    internal void CollectPages(HashSet<UserPages> into)
+    {
+        lock (_lock)
+            foreach (var node in _spans.InOrder())
+                if (node is Area area)
+                    into.Add(area.Pages);
+    }
+
     /// <summary>Maps user memory [userAddress, +length) at <paramref name="iova"/> (or a chosen IOVA).</summary>
     internal Errno MapUser(IommuHost host, AccountMode mode, ulong userAddress, ulong length, IoProt prot, bool allocateIova, ref ulong iova, IDisposable? backing = null)
     {
@@ -90,7 +99,7 @@ public sealed partial class IoPageTable
             return Errno.EOVERFLOW;
         if (length == 0 || length > ulong.MaxValue - CpuPage.Size)
             return Errno.EINVAL;
-        var pages = new UserPages(host.Memory, host.AccountFor(mode), userAddress, length, prot.HasFlag(IoProt.Write)) { Backing = backing };
+        var pages = new UserPages(host.Memory, new PinCharge(host, mode), userAddress, length, prot.HasFlag(IoProt.Write)) { Backing = backing };
         return MapSlices([new PageSlice(pages, pages.FirstByte, length)], length, prot, allocateIova, ref iova);
     }
 
