@@ -150,6 +150,8 @@ public sealed partial class IommufdContext
         Objects.AddUser(hwpt);
         if (current is not null)
             LeavePasidLocked(device, current);
+        else
+            Objects.AddUser(device); // as for the RID: an attached device cannot be destroyed
         return Errno.Ok;
     }
 
@@ -164,6 +166,7 @@ public sealed partial class IommufdContext
         if (attached.Count == 0)
             _pasidAttachments.Remove(device);
         LeavePasidLocked(device, hwpt);
+        Objects.RemoveUser(device);
     }
 
     /// <summary>Page requests still waiting on the HWPT it left are answered, and it loses a user.</summary>

@@ -166,6 +166,16 @@ public sealed class PasidTests
     }
 
     [Fact]
+    public void An_attached_pasid_keeps_its_device_until_detached()
+    {
+        var s2 = Paging(HwptAllocFlags.Pasid);
+        Assert.Equal(Errno.Ok, _context.AttachDevicePasid(_device, Pasid, s2));
+        Assert.Equal(Errno.EBUSY, _context.Destroy(_device));
+        Assert.Equal(Errno.Ok, _context.UnbindDevice(_device)); // unbinding detaches every PASID first
+        Assert.Equal(Errno.Ok, _context.Destroy(s2));
+    }
+
+    [Fact]
     public void Closing_the_context_releases_pasid_attachments()
     {
         var s2 = Paging(HwptAllocFlags.Pasid);
