@@ -54,8 +54,9 @@ static int find_exports(void *h, int (**init)(const struct iommufd_emu_host *))
 	eng.release_object = dlsym(h, "iommufd_emu_release_object");
 	eng.object_read = dlsym(h, "iommufd_emu_object_read");
 	eng.object_write = dlsym(h, "iommufd_emu_object_write");
+	eng.process_pins = dlsym(h, "iommufd_emu_process_pins");
 	return *init && eng.open && eng.ioctl && eng.close && eng.release_object &&
-	       eng.object_read && eng.object_write;
+	       eng.object_read && eng.object_write && eng.process_pins;
 }
 
 static int load_engine_locked(void)

@@ -87,6 +87,21 @@ void iommufd_emu_release_object(uint64_t cookie);
 int64_t iommufd_emu_object_read(uint64_t cookie, uint64_t buf, uint64_t len);
 int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t len);
 
+/* ---- process accounting: /proc/<pid>/status (shim: proc_status.c) ---- */
+
+/* A process's pins as the emulated kernel counts them, in CPU pages: every pinned page (the
+ * kernel's pinned_vm, "VmPin") and the pages charged to the process's locked memory in
+ * process accounting mode (part of locked_vm, "VmLck"). */
+struct iommufd_emu_pins {
+	uint64_t pinned_pages;
+	uint64_t locked_pages;
+};
+
+/* 0 with *pins filled, or -ENOENT when the emulated kernel never charged or served process
+ * `pid` (in a forked child: neither the parent's engine, through the fork link, nor the
+ * child's own). Any thread, outside the shim's locks. */
+int iommufd_emu_process_pins(int32_t pid, struct iommufd_emu_pins *pins);
+
 #ifdef __cplusplus
 }
 #endif

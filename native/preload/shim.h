@@ -7,12 +7,13 @@
  *   engine.c       loading the engine, fork handlers
  *   kind_*.c       one file per kind of emulated fd: what ioctl/read/write/last close do
  *   wrap_open.c    open() and friends: which paths are emulated
+ *   proc_status.c  /proc/<pid>/status with the emulated kernel's VmPin/VmLck; fopen() of it
  *   wrap_fd.c      close/dup/fcntl: keep the table in step with the kernel's fd table
  *   wrap_io.c      ioctl/read/write/mmap: route an emulated fd to its kind
  *
  * Programs that never open an emulated path pay one table load per wrapped call and nothing else
  * (no dlopen, no signal handlers). Limits, by design:
- *  - Only calls through the PLT are seen: fopen(), raw syscall(), libc's internal close (fclose
+ *  - Only calls through the PLT are seen: fopen() (but for /proc status files), raw syscall(), libc's internal close (fclose
  *    of an fdopen()ed fd) bypass the shim. A stale table entry left that way is dropped when the
  *    number is handed out again by one of the wrapped open/dup calls (heal).
  *  - fork(): the child inherits the table; the engine tells inherited contexts and objects from
@@ -140,10 +141,17 @@ struct engine_exports {
 	void (*release_object)(uint64_t cookie);
 	int64_t (*object_read)(uint64_t cookie, uint64_t buf, uint64_t len);
 	int64_t (*object_write)(uint64_t cookie, uint64_t buf, uint64_t len);
+	int (*process_pins)(int32_t pid, struct iommufd_emu_pins *pins);
 };
 extern struct engine_exports eng;
 extern _Atomic int eng_state;      /* 0 not loaded, 1 loaded, <0 -errno (sticky) */
 int load_engine(void);
+
+/* ---- proc_status.c ---- */
+
+/* 1 with *fd set (as open() returns it) when `path` is a /proc status file the loaded engine
+ * has figures for, else 0: open the real file. */
+int proc_status_open(const char *path, int flags, int *fd);
 
 /* A result of the engine (>= 0 or -errno) as libc returns it: -1 with errno set. */
 static inline int64_t libc_result(int64_t r)

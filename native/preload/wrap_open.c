@@ -36,7 +36,7 @@ static int is_iommu(int dirfd, const char *p)
 static int emulated_open(int dirfd, const char *path, int flags, int *fd)
 {
 	if (!unlikely(is_iommu(dirfd, path)))
-		return 0;
+		return proc_status_open(path, flags, fd);
 	*fd = (int)libc_result(iommufd_open(flags));
 	return 1;
 }

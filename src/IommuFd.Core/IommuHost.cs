@@ -18,24 +18,45 @@ public sealed partial class IommuHost
         ProcessAccount = new MemlockAccount("process", _limitPages);
     }
 
-    private IommuHost(IUserMemory memory, MemlockAccount userAccount, ulong limitPages)
+    private IommuHost(IUserMemory memory, MemlockAccount userAccount, ulong limitPages, int processId)
     {
         Memory = memory;
+        ProcessId = processId;
         _limitPages = limitPages;
         UserAccount = userAccount;
         ProcessAccount = new MemlockAccount("process", limitPages);
     }
 
     private readonly ulong _limitPages;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, IommuHost> _children = new();
 
     /// <summary>
     /// The host seen by a child forked from this process that issues ioctls through an inherited
     /// fd: its own memory and process account, the same user account (same user, as in Linux).
     /// Its file descriptors are not ours, so MAP_FILE through it finds none (EBADF), and it cannot
-    /// be handed a new object fd.
+    /// be handed a new object fd. One per pid, so the process's pinned pages are counted in one
+    /// place however many of its calls arrive (<see cref="TryGetProcessPins"/>).
     /// </summary>
     public IommuHost ForChildProcess(int pid) =>
-        new(ProcessUserMemory.ForProcess(pid), UserAccount, _limitPages) { Files = new Objects.ForeignProcessFiles(Files) };
+        _children.GetOrAdd(pid, static (id, parent) =>
+            new IommuHost(ProcessUserMemory.ForProcess(id), parent.UserAccount, parent._limitPages, id)
+            {
+                Files = new Objects.ForeignProcessFiles(parent.Files),
+            }, this);
+
+    /// <summary>The process this host stands for (the pid whose <c>/proc/&lt;pid&gt;/status</c> shows <see cref="PinnedAccount"/>).</summary>
+    public int ProcessId { get; } = Environment.ProcessId;
+
+    /// <summary>
+    /// The emulated kernel's per-process figures for <paramref name="pid"/>: this host's process
+    /// or a child it served. False for a process it never charged or served.
+    /// </summary>
+    public bool TryGetProcessPins(int pid, out ProcessPins pins)
+    {
+        var host = pid == ProcessId ? this : _children.GetValueOrDefault(pid);
+        pins = host is null ? default : new ProcessPins(host.PinnedAccount.UsedPages, host.ProcessAccount.UsedPages);
+        return host is not null;
+    }
 
     /// <summary>The host for programs running under the shim: this process's memory and RLIMIT_MEMLOCK.</summary>
     public static IommuHost ForThisProcess() =>
@@ -51,7 +72,11 @@ public sealed partial class IommuHost
 
     public MemlockAccount UserAccount { get; }
 
+    /// <summary>This process's memory-lock account: pins charged in process mode (<c>VmLck</c>).</summary>
     public MemlockAccount ProcessAccount { get; }
+
+    /// <summary>Every page pinned for this process whatever the mode (the kernel's pinned_vm, <c>VmPin</c>); never limited.</summary>
+    public MemlockAccount PinnedAccount { get; } = new("pinned", ulong.MaxValue);
 
     public MemlockAccount AccountFor(AccountMode mode) => mode == AccountMode.Process ? ProcessAccount : UserAccount;
 

@@ -41,15 +41,39 @@ public sealed partial class IommufdContext
     }
 
     /// <summary>
-    /// IOMMU_IOAS_CHANGE_PROCESS: moves pinned-memory accounting to the calling process. Only file
-    /// mappings can move (EINVAL when any IOAS maps process memory). The memlock charge stays with
-    /// the context's host: the kernel's per-process VmPin/VmLck figures are not ours to move.
+    /// IOMMU_IOAS_CHANGE_PROCESS: the pinned pages of every IOAS are charged to
+    /// <paramref name="caller"/> (the process making the call; the context's own when null) and no
+    /// longer to the process that pinned them: its pinned-page count, and its memory-lock account in
+    /// process mode or the user's in user mode. Only file mappings can move (EINVAL when any IOAS
+    /// maps process memory, before anything moves). The new owner is charged before the old is
+    /// relieved, so a charge past its limit is ENOMEM and every move made so far is undone.
     /// </summary>
-    public Errno ChangeProcess()
+    public Errno ChangeProcess(IommuHost? caller = null)
     {
-        foreach (var obj in Objects.Snapshot())
-            if (obj is Ioas ioas && ioas.PageTable.MapsProcessMemory)
+        var target = caller ?? Host;
+        var ioases = Objects.Snapshot().OfType<Ioas>().ToList();
+        foreach (var ioas in ioases)
+            if (ioas.PageTable.MapsProcessMemory)
                 return Errno.EINVAL;
+        // COPY shares pages between areas and IOASes: each is moved once.
+        var pages = new HashSet<Pages.UserPages>(ReferenceEqualityComparer.Instance);
+        foreach (var ioas in ioases)
+            ioas.PageTable.CollectPages(pages);
+        var moved = new List<(Pages.UserPages Pages, Pages.PinCharge From)>();
+        foreach (var p in pages)
+        {
+            var from = p.Account;
+            if (from.Owner == target)
+                continue;
+            var rc = p.MoveCharge(new Pages.PinCharge(target, from.Mode));
+            if (rc != Errno.Ok)
+            {
+                for (var i = moved.Count - 1; i >= 0; i--)
+                    moved[i].Pages.MoveCharge(moved[i].From, force: true);
+                return rc;
+            }
+            moved.Add((p, from));
+        }
         return Errno.Ok;
     }
 

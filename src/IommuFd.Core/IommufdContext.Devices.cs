@@ -38,6 +38,7 @@ public sealed partial class IommufdContext
     /// <summary>Detaches and removes a bound device (what a bus driver's unbind does).</summary>
     public Errno UnbindDevice(DeviceId id)
     {
+        DetachAllPasids(id);
         var rc = DetachDevice(id);
         if (rc != Errno.Ok)
             return rc;
@@ -165,7 +166,9 @@ public sealed partial class IommufdContext
         Debug.Assert(_attachLock.IsHeldByCurrentThread);
         if (device.Attached is not null)
             return Errno.EBUSY;
-        var rc = device.Driver.CheckAttach(device, hwpt.AttachDomain);
+        var rc = CheckPasidCompatLocked(device, hwpt, NoPasid);
+        if (rc == Errno.Ok)
+            rc = device.Driver.CheckAttach(device, hwpt.AttachDomain);
         if (rc != Errno.Ok)
             return rc;
         var group = device.Group;
@@ -210,7 +213,9 @@ public sealed partial class IommufdContext
         Debug.Assert(_attachLock.IsHeldByCurrentThread);
         if (ReferenceEquals(current, target))
             return Errno.Ok;
-        var rc = device.Driver.CheckAttach(device, target.AttachDomain);
+        var rc = CheckPasidCompatLocked(device, target, NoPasid);
+        if (rc == Errno.Ok)
+            rc = device.Driver.CheckAttach(device, target.AttachDomain);
         if (rc != Errno.Ok)
             return rc;
         var members = device.Group.Attached.ToList();

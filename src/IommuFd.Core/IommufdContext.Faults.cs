@@ -54,7 +54,7 @@ public sealed partial class IommufdContext
             // Under the attach lock, so the group cannot be queued for an HWPT the device just left.
             lock (_attachLock)
             {
-                if (device.Value.Attached is { Fault: { } fault } hwpt)
+                if (HwptForRequestLocked(device.Value, requests[0]) is { Fault: { } fault } hwpt)
                 {
                     fault.Report(deviceId, hwpt, requests, onResponse);
                     return Errno.Ok;

@@ -79,7 +79,7 @@ public sealed partial class IommufdContext
         var rc = device.Driver.AllocateNestedDomain(device, parent.Domain, flags & ~HwptAllocFlags.FaultIdValid, data, out var domain);
         if (rc != Errno.Ok)
             return new PendingObject<Hwpt>(rc);
-        return Objects.Reserve<Hwpt>(new HwptNested(this, parent, domain));
+        return Objects.Reserve<Hwpt>(new HwptNested(this, parent, domain) { PasidCompatible = flags.HasFlag(HwptAllocFlags.Pasid) });
     }
 
     /// <summary>
@@ -92,7 +92,7 @@ public sealed partial class IommufdContext
         var rc = device.Driver.AllocatePagingDomain(device, flags, data, out var domain);
         if (rc != Errno.Ok)
             return new PendingObject<Hwpt>(rc);
-        var hwpt = new HwptPaging(this, ioas, domain, device.Driver, flags, autoDomain);
+        var hwpt = new HwptPaging(this, ioas, domain, device.Driver, flags, autoDomain) { PasidCompatible = flags.HasFlag(HwptAllocFlags.Pasid) };
         var pending = Objects.Reserve<Hwpt>(hwpt);
         if (!pending.Reserved)
             return pending;

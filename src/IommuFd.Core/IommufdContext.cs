@@ -248,7 +248,10 @@ public sealed partial class IommufdContext : IDisposable
         // Devices are unplugged first, releasing their HWPTs; then everything is destroyed leaf first.
         foreach (var obj in Objects.Snapshot())
             if (obj is Devices.Device device)
+            {
+                DetachAllPasids(device.TypedId);
                 DetachDevice(device.TypedId);
+            }
         Objects.DestroyAll();
     }
 }

@@ -65,6 +65,15 @@ internal static unsafe class Exports
         catch (Exception e) { return NativeResult.FromException(e); }
     }
 
+    // ---- process accounting ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_process_pins")]
+    public static int ProcessPins(int pid, PinCounts* counts)
+    {
+        try { return Routing.Current.ProcessPins(pid, counts); }
+        catch (Exception e) { return NativeResult.FromException(e); }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_object_write")]
     public static long ObjectWrite(ulong cookie, ulong buffer, ulong length)
     {

@@ -25,6 +25,13 @@ internal interface IEngineRoute
 
     long ObjectWrite(ulong cookie, ulong buffer, ulong length);
 
+    /// <summary>
+    /// The emulated kernel's pins of process <paramref name="pid"/> (what its /proc status shows):
+    /// 0 with <paramref name="counts"/> filled, or -ENOENT when no engine this route reaches
+    /// charged or served that process. Must not allocate in a forked child.
+    /// </summary>
+    unsafe int ProcessPins(int pid, PinCounts* counts);
+
     /// <summary>The route for a child forked from this epoch. Runs in the child: must not allocate.</summary>
     IEngineRoute ForChild();
 

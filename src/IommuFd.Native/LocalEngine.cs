@@ -79,6 +79,25 @@ internal sealed unsafe class LocalEngine : IEngineRoute
     /// <summary>write() on an object fd: bytes taken from <paramref name="buffer"/>, or -errno.</summary>
     public long ObjectWrite(ulong cookie, ulong buffer, ulong length) => Transfer(cookie, buffer, length, write: true);
 
+    public int ProcessPins(int pid, PinCounts* counts)
+    {
+        using var _ = _gate.Enter(CallGate.NoContext);
+        if (!_host.TryGetProcessPins(pid, out var pins))
+            return NativeResult.Of(Errno.ENOENT);
+        *counts = new PinCounts { PinnedPages = pins.PinnedPages, LockedPages = pins.LockedPages };
+        return 0;
+    }
+
+    /// <summary>A forked child asks for a process's pins: written to <paramref name="address"/> in the child's memory.</summary>
+    public int ServePinsForChild(IommuHost caller, int pid, ulong address)
+    {
+        PinCounts counts;
+        var rc = ProcessPins(pid, &counts);
+        if (rc != 0)
+            return rc;
+        return NativeResult.Of(caller.Memory.Write(address, new ReadOnlySpan<byte>(&counts, sizeof(PinCounts))));
+    }
+
     public IEngineRoute ForChild() => _childRoute;
 
     /// <summary>Closes the gate (waiting for calls inside), then makes a link for the child if it could inherit a context.</summary>

@@ -91,4 +91,18 @@ public sealed unsafe class LocalEngineTests
         Assert.Equal(-(int)Errno.ENOMEM, NativeResult.FromException(new OutOfMemoryException()));
         Assert.Equal(-(int)Errno.EIO, NativeResult.FromException(new InvalidOperationException()));
     }
+
+    [Fact]
+    public void Pins_are_known_for_this_process_and_unknown_for_others()
+    {
+        var engine = NewEngine();
+        PinCounts counts;
+        counts.PinnedPages = 99;
+        Assert.Equal(0, engine.ProcessPins(Environment.ProcessId, &counts));
+        Assert.Equal((0UL, 0UL), (counts.PinnedPages, counts.LockedPages));
+        Assert.Equal(-(int)Errno.ENOENT, engine.ProcessPins(0x7ff0_0002, &counts));
+        // A process served through a fork link is known from then on.
+        engine.HostForChild(0x7ff0_0002);
+        Assert.Equal(0, engine.ProcessPins(0x7ff0_0002, &counts));
+    }
 }

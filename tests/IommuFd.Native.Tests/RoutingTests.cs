@@ -140,4 +140,20 @@ public sealed unsafe class RoutingTests
         route.AfterForkInParent();
         Assert.Equal((1, 1), (engine.Prepared, engine.ResumedInParent));
     }
+
+    [Fact]
+    public void A_child_asks_for_pins_without_starting_an_engine_and_adds_its_own_once_started()
+    {
+        var engine = new RecordingRoute();
+        var started = new List<int>();
+        var route = NewChildRoute(engine, started);
+        PinCounts counts;
+        // No fork link (the parent had no context) and no engine of its own: nobody knows the process.
+        Assert.Equal(-(int)Errno.ENOENT, route.ProcessPins(77, &counts));
+        Assert.Empty(started);
+        Assert.True(route.Open() > 0); // starts the child's engine
+        Assert.Equal(0, route.ProcessPins(77, &counts));
+        Assert.Equal(77UL, counts.PinnedPages); // the recording engine answers with the pid
+        Assert.Contains("pins 77", engine.Calls);
+    }
 }

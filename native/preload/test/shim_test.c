@@ -198,6 +198,7 @@ int main(void)
 		CHECK(sa.sa_handler == SIG_DFL, "no SIGSEGV handler installed before /dev/iommu is opened");
 	}
 
+	status_checks_unloaded();
 	in_child(child_no_engine_env);
 	in_child(child_bad_engine);
 	in_child(child_pvm);
@@ -341,6 +342,7 @@ int main(void)
 		close(pfd);
 	}
 
+	status_checks();
 	object_fd_checks(probe);
 	fork_order_checks(probe);
 

@@ -57,5 +57,7 @@ uint32_t live_via(int fd);
 int in_child(void (*fn)(void));
 void object_fd_checks(int probe);  /* shim_test_objects.c */
 void fork_order_checks(int probe); /* shim_test_fork.c */
+void status_checks_unloaded(void); /* shim_test_status.c */
+void status_checks(void);
 
 #endif

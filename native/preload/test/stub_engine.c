@@ -163,3 +163,15 @@ EXPORT int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t 
 	stub_objects.stored = (uint32_t)n;
 	return (int64_t)n;
 }
+
+EXPORT struct stub_pins stub_pins;
+
+EXPORT int iommufd_emu_process_pins(int32_t pid, struct iommufd_emu_pins *pins)
+{
+	stub_pins.calls++;
+	if (!stub_pins.pid || pid != stub_pins.pid)
+		return -ENOENT;
+	pins->pinned_pages = stub_pins.pins.pinned_pages;
+	pins->locked_pages = stub_pins.pins.locked_pages;
+	return 0;
+}

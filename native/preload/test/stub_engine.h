@@ -41,4 +41,11 @@ struct stub_objects {              /* exported as "stub_objects" */
 	int clear_on_read;         /* a read calls set_object_readable(cookie, 0) */
 };
 
+/* Process pins: known for `pid` alone (0: for none). */
+struct stub_pins {                 /* exported as "stub_pins" */
+	int32_t pid;
+	struct { uint64_t pinned_pages, locked_pages; } pins;
+	int calls;
+};
+
 #endif

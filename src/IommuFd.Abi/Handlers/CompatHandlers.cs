@@ -39,6 +39,6 @@ internal static class CompatHandlers
         ref var cmd = ref command.As<IommuIoasChangeProcess>();
         if (cmd.Reserved != 0)
             return Errno.EOPNOTSUPP;
-        return command.Context.ChangeProcess();
+        return command.Context.ChangeProcess(command.Caller);
     }
 }

@@ -37,6 +37,10 @@ internal static class TestCmdHandlers
             TestOps.DestroyAccessPages => TestAccessHandlers.DestroyPages(ref command, ref cmd),
             TestOps.AccessRw => TestAccessHandlers.ReadWrite(ref command, ref cmd),
             TestOps.AccessReplaceIoas => TestAccessHandlers.ReplaceIoas(ref command, ref cmd),
+            TestOps.PasidAttach => command.Context.AttachMockPasid(new ObjectId(cmd.Id), cmd.PasidAttach.Pasid, new ObjectId(cmd.PasidAttach.PtId)),
+            TestOps.PasidReplace => command.Context.ReplaceMockPasid(new ObjectId(cmd.Id), cmd.PasidReplace.Pasid, new ObjectId(cmd.PasidReplace.PtId)),
+            TestOps.PasidDetach => command.Context.DetachMockPasid(new ObjectId(cmd.Id), cmd.PasidDetach.Pasid),
+            TestOps.PasidCheckHwpt => command.Context.CheckMockPasidHwpt(new ObjectId(cmd.Id), cmd.PasidCheck.Pasid, new ObjectId(cmd.PasidCheck.HwptId)),
             _ => Errno.EOPNOTSUPP,
         };
     }

@@ -27,6 +27,10 @@ public record struct IommuTestCmd
     [FieldOffset(16)] public TestCheckIotlb CheckIotlb;
     [FieldOffset(16)] public TestTriggerIopf TriggerIopf;
     [FieldOffset(16)] public TestDirty Dirty;
+    [FieldOffset(16)] public TestPasidTarget PasidAttach;
+    [FieldOffset(16)] public TestPasidTarget PasidReplace;
+    [FieldOffset(16)] public TestPasidTarget PasidDetach;
+    [FieldOffset(16)] public TestPasidCheck PasidCheck;
     [FieldOffset(64)] public uint Last;
 }
 
@@ -136,6 +140,22 @@ public record struct TestTriggerIopf
     public ulong Addr;
 }
 
+/// <summary>PASID_ATTACH / PASID_REPLACE (pasid, pt_id) and PASID_DETACH (pasid only); @id is the self-test device.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestPasidTarget
+{
+    public uint Pasid;
+    public uint PtId;
+}
+
+/// <summary>PASID_CHECK_HWPT: hwpt_id 0 checks that nothing is attached at the PASID.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public record struct TestPasidCheck
+{
+    public uint Pasid;
+    public uint HwptId;
+}
+
 /// <summary>Flag values of the access ops (MOCK_FLAGS_ACCESS_*, MOCK_ACCESS_RW_*).</summary>
 public static class TestAccessFlags
 {
@@ -168,4 +188,8 @@ public static class TestOps
     public const uint MdCheckIotlb = 14;
     public const uint TriggerIopf = 15;
     public const uint DevCheckCache = 16;
+    public const uint PasidAttach = 18;
+    public const uint PasidReplace = 19;
+    public const uint PasidDetach = 20;
+    public const uint PasidCheckHwpt = 21;
 }

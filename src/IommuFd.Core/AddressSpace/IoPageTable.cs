@@ -82,6 +82,15 @@ public sealed partial class IoPageTable
         }
     }
 
+    /// <summary>Adds the pages behind every area to <paramref name="into"/> (COPY shares them, so sets dedupe).</summary>
+    internal void CollectPages(HashSet<UserPages> into)
+    {
+        lock (_lock)
+            foreach (var node in _spans.InOrder())
+                if (node is Area area)
+                    into.Add(area.Pages);
+    }
+
     /// <summary>
     /// Maps user memory [userAddress, +length) at <paramref name="iova"/> (or a chosen IOVA). The
     /// table takes <paramref name="backing"/> over: it is released when nothing maps the memory
@@ -100,7 +109,7 @@ public sealed partial class IoPageTable
             backing?.Dispose();
             return rc;
         }
-        var pages = new UserPages(host.Memory, host.AccountFor(mode), userAddress, length, prot.HasFlag(IoProt.Write))
+        var pages = new UserPages(host.Memory, new PinCharge(host, mode), userAddress, length, prot.HasFlag(IoProt.Write))
         {
             Backing = backing,
             PlacementBase = placementBase is { } placement ? CpuPage.AlignDown(placement) : CpuPage.AlignDown(userAddress),

@@ -31,4 +31,11 @@ public interface IIommuDriver
 
     /// <summary>Hardware information (IOMMU_GET_HW_INFO). EOPNOTSUPP for a type the driver does not report.</summary>
     Errno GetHwInfo(Device device, uint requestedType, out HwInfo info);
+
+    /// <summary>
+    /// Points <paramref name="pasid"/> of <paramref name="device"/> at <paramref name="domain"/>
+    /// (null: blocked, on detach), replacing what it pointed at; the iommufd rules were checked
+    /// already. A failure leaves the old domain in place. Drivers without per-PASID state accept.
+    /// </summary>
+    Errno SetPasidDomain(Device device, uint pasid, IIommuDomain? domain) => Errno.Ok;
 }

@@ -33,6 +33,13 @@ public abstract class Hwpt : IommufdObject
 
     public HwptId TypedId => new(Id.Value);
 
+    /// <summary>
+    /// Allocated with IOMMU_HWPT_ALLOC_PASID: only such an HWPT attaches to a PASID, and while any
+    /// PASID of a device is attached, its RID only attaches to such an HWPT (an automatic HWPT
+    /// never is one).
+    /// </summary>
+    public bool PasidCompatible { get; internal init; }
+
     /// <summary>Sends page requests to the queue <paramref name="faultId"/>, which this HWPT then uses. ENOENT when unknown.</summary>
     internal Errno UseFaultQueue(FaultId faultId)
     {

@@ -35,6 +35,13 @@ public sealed class MemlockAccount(string name, ulong limitPages)
         }
     }
 
+    /// <summary>Charges past the limit: only to give back pages just uncharged (an undone IOAS_CHANGE_PROCESS).</summary>
+    public void ForceCharge(ulong pages)
+    {
+        lock (_lock)
+            _used += pages;
+    }
+
     public void Uncharge(ulong pages)
     {
         lock (_lock)

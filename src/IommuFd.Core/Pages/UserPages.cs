@@ -18,7 +18,7 @@ internal sealed class UserPages
 
     private Lock Sync => LazyInitializer.EnsureInitialized(ref _lock);
 
-    public UserPages(IUserMemory memory, MemlockAccount account, ulong userAddress, ulong length, bool writable)
+    public UserPages(IUserMemory memory, PinCharge account, ulong userAddress, ulong length, bool writable)
     {
         Memory = memory;
         Account = account;
@@ -65,7 +65,31 @@ internal sealed class UserPages
             throw new InvalidOperationException("pages released more often than referenced");
     }
 
-    public MemlockAccount Account { get; }
+    /// <summary>Who pays for the pinned pages; changed only by <see cref="MoveCharge"/>.</summary>
+    public PinCharge Account { get; private set; }
+
+    /// <summary>
+    /// IOAS_CHANGE_PROCESS for these pages: the pages pinned now are charged to <paramref name="to"/>
+    /// first (ENOMEM past its limit leaves everything as it was), then uncharged from the old owner.
+    /// With <paramref name="force"/> the limit is not checked (undoing a move).
+    /// </summary>
+    public Errno MoveCharge(PinCharge to, bool force = false)
+    {
+        lock (Sync)
+        {
+            var pinned = _wholeUsers > 0 ? PageCount : _users?.CoveredCount ?? 0;
+            if (pinned > 0)
+            {
+                if (force)
+                    to.ForceCharge(pinned);
+                else if (to.TryCharge(pinned) is var rc && rc != Errno.Ok)
+                    return rc;
+                Account.Uncharge(pinned);
+            }
+            Account = to;
+            return Errno.Ok;
+        }
+    }
 
     /// <summary>Page-aligned user address of the first page.</summary>
     public ulong Uptr { get; }

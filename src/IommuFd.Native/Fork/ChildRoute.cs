@@ -54,6 +54,29 @@ internal sealed class ChildRoute(int parentEpoch, ForkLink link, EngineCopy copy
         : NativeResult.Of(Errno.EBADF);
 
     /// <summary>
+    /// A process's pins are counted where they were charged: the parent's engine for what the
+    /// child did through inherited fds (and for the parent itself), the child's own engine for its
+    /// own contexts. Known when either knows the process.
+    /// </summary>
+    public unsafe int ProcessPins(int pid, PinCounts* counts)
+    {
+        PinCounts fromParent, own;
+        var known = false;
+        *counts = default;
+        if (link.QueryPins(pid, &fromParent) == 0)
+        {
+            counts->Add(fromParent);
+            known = true;
+        }
+        if (_engine is { } engine && engine.ProcessPins(pid, &own) == 0)
+        {
+            counts->Add(own);
+            known = true;
+        }
+        return known ? 0 : NativeResult.Of(Errno.ENOENT);
+    }
+
+    /// <summary>
     /// A fresh copy handles its own forks, and a grandchild keeps using this route (its
     /// grandparent's fds through the same link); an engine started in place makes its own.
     /// </summary>

@@ -27,6 +27,7 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
     private delegate* unmanaged<ulong, void> _releaseObject;
     private delegate* unmanaged<ulong, ulong, ulong, long> _objectRead;
     private delegate* unmanaged<ulong, ulong, ulong, long> _objectWrite;
+    private delegate* unmanaged<int, PinCounts*, int> _processPins;
 
     public long Open() => _open();
 
@@ -39,6 +40,8 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
     public long ObjectRead(ulong cookie, ulong buffer, ulong length) => _objectRead(cookie, buffer, length);
 
     public long ObjectWrite(ulong cookie, ulong buffer, ulong length) => _objectWrite(cookie, buffer, length);
+
+    public int ProcessPins(int pid, PinCounts* counts) => _processPins(pid, counts);
 
     /// <summary>The copy notices its own forks and registered its own fork handlers.</summary>
     public IEngineRoute ForChild() => this;
@@ -95,8 +98,9 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
         var releaseObject = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_release_object\0"u8);
         var objectRead = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_read\0"u8);
         var objectWrite = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_write\0"u8);
+        var processPins = (delegate* unmanaged<int, PinCounts*, int>)Symbol(library, "iommufd_emu_process_pins\0"u8);
         if (init is null || open is null || ioctl is null || close is null || releaseObject is null || objectRead is null ||
-            objectWrite is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
+            objectWrite is null || processPins is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
             return false; // never relay to ourselves
         // The shim's callbacks stay valid forever: the copy uses them as they are.
         if (init(callbacks, epoch, enginePath) != 0)
@@ -107,6 +111,7 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
         _releaseObject = releaseObject;
         _objectRead = objectRead;
         _objectWrite = objectWrite;
+        _processPins = processPins;
         return true;
     }
 

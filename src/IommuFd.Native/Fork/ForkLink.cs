@@ -57,12 +57,24 @@ internal sealed unsafe class ForkLink
         server.Add(serverEnd);
     }
 
+    /// <summary>
+    /// A request that is not an ioctl (handle 0, which names no context): the pins of process
+    /// <see cref="Request.Reserved"/>, written by the parent to the child's <see cref="Request.Argument"/>.
+    /// </summary>
+    public const ulong PinsQuery = ulong.MaxValue;
+
     /// <summary>Child: runs the ioctl in the parent; its result, or EIO without a link or a parent.</summary>
-    public int Forward(long handle, ulong command, ulong argument)
+    public int Forward(long handle, ulong command, ulong argument) =>
+        Exchange(new Request { Pid = Libc.GetPid(), Handle = handle, Command = command, Argument = argument });
+
+    /// <summary>Child: the parent engine's count of process <paramref name="pid"/>'s pins; 0, -ENOENT, or EIO without a link.</summary>
+    public int QueryPins(int pid, PinCounts* counts) =>
+        Exchange(new Request { Pid = Libc.GetPid(), Reserved = pid, Handle = 0, Command = PinsQuery, Argument = (ulong)counts });
+
+    private int Exchange(Request request)
     {
         if (_childEnd < 0)
             return NativeResult.Of(Errno.EIO);
-        var request = new Request { Pid = Libc.GetPid(), Handle = handle, Command = command, Argument = argument };
         while (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
             Thread.SpinWait(20);
         try

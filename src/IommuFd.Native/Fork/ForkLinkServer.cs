@@ -101,6 +101,8 @@ internal sealed unsafe class ForkLinkServer(LocalEngine engine)
                 link.Caller = engine.HostForChild(request.Pid);
                 link.Pid = request.Pid;
             }
+            if (request.Handle == 0 && request.Command == ForkLink.PinsQuery)
+                return engine.ServePinsForChild(link.Caller, request.Reserved, request.Argument);
             return engine.ServeForChild(link.Caller, request.Handle, request.Command, request.Argument);
         }
         catch (Exception e)

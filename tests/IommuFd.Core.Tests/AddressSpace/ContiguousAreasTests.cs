@@ -11,7 +11,7 @@ namespace IommuFd.Core.Tests.AddressSpace;
 /// </summary>
 public sealed class ContiguousAreasTests
 {
-    private static readonly UserPages Pages = new(new SimulatedUserMemory(), new MemlockAccount("test", ulong.MaxValue), 0x100000, 0x100000, writable: true);
+    private static readonly UserPages Pages = new(new SimulatedUserMemory(), new PinCharge(new IommuHost(new SimulatedUserMemory(), ulong.MaxValue), AccountMode.User), 0x100000, 0x100000, writable: true);
 
     private static Area NewArea(ulong start, ulong last) => new(Pages, start, 0, last - start + 1, IoProt.Read);
 

@@ -31,6 +31,12 @@ internal sealed class RecordingRoute : IEngineRoute
 
     public long ObjectWrite(ulong cookie, ulong buffer, ulong length) => Record($"write 0x{cookie:x}", TransferResult);
 
+    public unsafe int ProcessPins(int pid, PinCounts* counts)
+    {
+        *counts = new PinCounts { PinnedPages = (ulong)pid };
+        return Record($"pins {pid}", 0);
+    }
+
     public IEngineRoute ForChild() => Child ?? throw new InvalidOperationException("no child route set");
 
     public void PrepareFork() => Prepared++;

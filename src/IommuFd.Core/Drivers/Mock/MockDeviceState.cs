@@ -9,4 +9,7 @@ public sealed class MockDeviceState(MockDeviceFlags flags)
     public MockDeviceFlags Flags { get; } = flags;
 
     public uint[] Cache { get; } = [CacheDefault, CacheDefault, CacheDefault, CacheDefault];
+
+    /// <summary>Set by a domain change of <see cref="MockIommuDriver.FaultyPasid"/>: the next one fails (ENOMEM).</summary>
+    public bool PasidFaultArmed { get; set; }
 }

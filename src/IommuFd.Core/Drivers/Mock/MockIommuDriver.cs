@@ -113,6 +113,34 @@ public sealed class MockIommuDriver : IIommuDriver
         return Errno.Ok;
     }
 
+    /// <summary>
+    /// The self-test's PASID for testing a failed replace (IOMMU_TEST_PASID_RESERVED): a change to
+    /// a domain arms a fault, the next change to a domain fails with ENOMEM (and disarms it), and
+    /// blocking the PASID disarms it. So attach succeeds, the replace after it fails, and the old
+    /// domain must stay.
+    /// </summary>
+    public const uint FaultyPasid = 1024;
+
+    public Errno SetPasidDomain(Device device, uint pasid, IIommuDomain? domain)
+    {
+        if (pasid != FaultyPasid)
+            return Errno.Ok;
+        var state = StateOf(device);
+        lock (state)
+        {
+            if (domain is null)
+                state.PasidFaultArmed = false;
+            else if (state.PasidFaultArmed)
+            {
+                state.PasidFaultArmed = false;
+                return Errno.ENOMEM;
+            }
+            else
+                state.PasidFaultArmed = true;
+        }
+        return Errno.Ok;
+    }
+
     public static MockDeviceState StateOf(Device device) =>
         device.DriverState as MockDeviceState ?? throw new InvalidOperationException("not a mock device");
 

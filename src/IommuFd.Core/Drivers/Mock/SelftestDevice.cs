@@ -40,6 +40,7 @@ public sealed class SelftestDevice : IommufdObject
     {
         if (!_bound)
             return;
+        Context.DetachAllPasids(Device.TypedId);
         Context.DetachDevice(Device.TypedId);
         Context.Objects.RemoveUser(Device);
         Context.Objects.Destroy(Device.Id);
