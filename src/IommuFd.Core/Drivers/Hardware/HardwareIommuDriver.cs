@@ -56,6 +56,8 @@ public abstract class HardwareIommuDriver : IIommuDriver
     /// </summary>
     public Errno CheckAttach(Device device, IIommuDomain domain)
     {
+        if (domain is INestedDomain nested)
+            return CheckNestedAttach(device, nested);
         if (domain is not IHardwarePagingDomain paging)
             return Errno.EINVAL;
         if (ReferenceEquals(paging.Owner, this))
@@ -66,6 +68,9 @@ public abstract class HardwareIommuDriver : IIommuDriver
             return Errno.EINVAL;
         return Errno.Ok;
     }
+
+    /// <summary>Whether <paramref name="device"/> may use a nested domain: EINVAL unless the model builds them.</summary>
+    protected virtual Errno CheckNestedAttach(Device device, INestedDomain domain) => Errno.EINVAL;
 
     /// <summary>Whether this IOMMU can walk another instance's domain (same format, page sizes it supports, aperture it covers).</summary>
     protected virtual bool CanWalk(IHardwarePagingDomain domain) =>

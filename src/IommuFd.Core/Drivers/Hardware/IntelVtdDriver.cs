@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using IommuFd.Core.Devices;
+using IommuFd.Core.Domains;
 using IommuFd.Core.Drivers.PageTables;
 using IommuFd.Core.Machines;
 
@@ -50,6 +51,34 @@ public sealed class IntelVtdDriver(IommuDescription description) : HardwareIommu
         var format = fiveLevel ? X86FirstStage.FiveLevel : X86FirstStage.FourLevel;
         var last = (1UL << (Math.Min(Description.AddressWidth, fiveLevel ? 57 : 48) - 1)) - 1;
         return new PagingDomain<X86FirstStagePteCodec>(this, format, Description.PageSizes & X86FirstStage.PageSizes, new IovaRange(0, last), flags);
+    }
+
+    /// <summary>
+    /// A VT-d stage-1 domain over a NEST_PARENT second stage, in the kernel's order: no nesting or flags
+    /// other than PASID EOPNOTSUPP; data other than VTD_S1 EOPNOTSUPP; a parent that is not this model's
+    /// nest parent EINVAL; then the struct copy (<see cref="VtdNestedDomain"/>).
+    /// </summary>
+    public override Errno AllocateNestedDomain(Device device, IIoDomain parent, HwptAllocFlags flags, IDriverData data, out INestedDomain domain)
+    {
+        domain = null!;
+        if (!Description.Nesting || (flags & ~HwptAllocFlags.Pasid) != 0)
+            return Errno.EOPNOTSUPP;
+        if (data.Type != VtdNestedDomain.DataType)
+            return Errno.EOPNOTSUPP;
+        if (parent is not PagingDomain<VtdSecondStagePteCodec> stageTwo || !stageTwo.Flags.HasFlag(HwptAllocFlags.NestParent))
+            return Errno.EINVAL;
+        var rc = VtdNestedDomain.Create(stageTwo, data, out var nested);
+        if (rc == Errno.Ok)
+            domain = nested;
+        return rc;
+    }
+
+    protected override Errno CheckNestedAttach(Device device, INestedDomain domain)
+    {
+        if (domain is not VtdNestedDomain nested)
+            return Errno.EINVAL;
+        var rc = CheckAttach(device, nested.Parent);
+        return rc != Errno.Ok ? rc : nested.CheckFor(this);
     }
 
     public override Errno GetHwInfo(Device device, uint requestedType, out HwInfo info)
