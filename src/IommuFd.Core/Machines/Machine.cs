@@ -1,14 +1,14 @@
 using IommuFd.Core.Devices;
 using IommuFd.Core.Drivers;
-using IommuFd.Core.Drivers.Mock;
+using IommuFd.Core.Drivers.Hardware;
 
 namespace IommuFd.Core.Machines;
 
 /// <summary>
 /// A machine brought to life from its description: one <see cref="IommuInstance"/> (driver and
 /// IOTLB) per IOMMU and one <see cref="MachineDevice"/> per device, devices of one group sharing
-/// one <see cref="DeviceGroup"/>. Until the intel-vtd, amd-vi and arm-smmuv3 drivers exist every
-/// instance uses the mock driver unless <c>driverFor</c> says otherwise.
+/// one <see cref="DeviceGroup"/>. Each instance gets its model's driver (<see cref="HardwareIommuDriver.For"/>:
+/// intel-vtd, amd-vi, arm-smmuv3, the mock for selftest) unless <c>driverFor</c> says otherwise.
 /// </summary>
 public sealed class Machine
 {
@@ -16,7 +16,7 @@ public sealed class Machine
     {
         description.Validate();
         Description = description;
-        driverFor ??= _ => MockIommuDriver.Instance;
+        driverFor ??= HardwareIommuDriver.For;
         var iommus = description.Iommus.ToDictionary(i => i.Id, i => new IommuInstance(i, driverFor(i)));
         var groups = new Dictionary<string, DeviceGroup>();
         Iommus = [.. description.Iommus.Select(i => iommus[i.Id])];

@@ -1,4 +1,5 @@
 using IommuFd.Core.Devices;
+using IommuFd.Core.Drivers.Hardware;
 using IommuFd.Core.Drivers.Mock;
 
 namespace IommuFd.Core.Machines;
@@ -21,12 +22,14 @@ public sealed class MachineDevice
 
     /// <summary>
     /// A new device object for binding to a context (IOMMUFD_OBJ_DEVICE), in the machine's group,
-    /// with the description's extra reserved regions. The mock driver gets its per-device state
-    /// from the IOMMU's abilities.
+    /// with the reserved regions its IOMMU model reports and the description's extra ones. The mock
+    /// driver gets its per-device state from the IOMMU's abilities.
     /// </summary>
     public Device CreateDevice()
     {
         var driver = Iommu.Driver;
+        if (driver is HardwareIommuDriver hardware)
+            return hardware.CreateDevice(Group, Description.ReservedRegions);
         object? state = null;
         if (driver is MockIommuDriver)
         {

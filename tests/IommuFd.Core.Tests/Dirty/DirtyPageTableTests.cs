@@ -86,15 +86,15 @@ public sealed class DirtyPageTableTests
         var d = Tracking(MockPageTableType.Huge);
         Assert.Equal(Errno.Ok, d.Map(4 * MiB, User, 4 * MiB, RW));
         var table = d.PageTable;
-        Assert.True(table.MarkEntryDirty<AmdV1PteCodec>(5 * MiB + 700 * KiB));
+        Assert.True(table.MarkEntryDirty(5 * MiB + 700 * KiB));
         var sink = new Collect { Leaves = [] };
         // The range ends in the run's clean first entry; the dirty one lies past it.
-        table.ScanDirty<AmdV1PteCodec, Collect>(4 * MiB, 5 * MiB + 100 * KiB, false, ref sink);
+        table.ScanDirty(4 * MiB, 5 * MiB + 100 * KiB, false, ref sink);
         Assert.Equal([(5 * MiB, MiB)], sink.Leaves);
         // A range inside the clean entry alone, and one starting in the dirty entry.
         sink.Leaves.Clear();
-        table.ScanDirty<AmdV1PteCodec, Collect>(5 * MiB + 4 * KiB, 5 * MiB + 8 * KiB, false, ref sink);
-        table.ScanDirty<AmdV1PteCodec, Collect>(5 * MiB + 600 * KiB, 7 * MiB, true, ref sink);
+        table.ScanDirty(5 * MiB + 4 * KiB, 5 * MiB + 8 * KiB, false, ref sink);
+        table.ScanDirty(5 * MiB + 600 * KiB, 7 * MiB, true, ref sink);
         Assert.Equal([(5 * MiB, MiB), (5 * MiB, MiB)], sink.Leaves);
         // Cleared in every entry of the run.
         Assert.Empty(Read(d, 0, ulong.MaxValue));

@@ -125,7 +125,8 @@ public sealed class DmaFaultRoutingTests : IDisposable
     [Fact]
     public void A_pasid_fault_through_a_nested_hwpt_carries_its_pasid()
     {
-        var machine = new Machine(MachinePresets.ArmSmmuV3);
+        // The mock driver: its nested domain keeps stage 1 in managed memory (SoftStageOne).
+        var machine = new Machine(MachinePresets.ArmSmmuV3, _ => MockIommuDriver.Instance);
         var dma1 = machine.Device("dma1");
         var device = dma1.CreateDevice();
         _context.BindDevice(device, out var id).ThrowIfError("bind");

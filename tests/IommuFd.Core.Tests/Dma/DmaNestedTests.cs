@@ -30,7 +30,8 @@ public sealed class DmaNestedTests : IDisposable
     {
         _memory.Map(UserBase, 0x10_0000);
         _context = new IommufdContext(new IommuHost(_memory, ulong.MaxValue));
-        var machine = new Machine(MachinePresets.ArmSmmuV3);
+        // The mock driver: its nested domain keeps stage 1 in managed memory (SoftStageOne).
+        var machine = new Machine(MachinePresets.ArmSmmuV3, _ => MockIommuDriver.Instance);
         var dma0 = machine.Device("dma0");
         var device = dma0.CreateDevice();
         _context.BindDevice(device, out var id).ThrowIfError("bind");

@@ -24,7 +24,8 @@ public sealed class MachineTests
                 new DeviceDescription { Name = "z", Pci = PciAddress.Parse("00:03.0"), Group = "h", Iommu = "b" },
             ],
         };
-        var machine = new Machine(description);
+        // The mock driver, whose per-device state follows the IOMMU's abilities (the default is each model's driver).
+        var machine = new Machine(description, _ => MockIommuDriver.Instance);
         Assert.Equal([8, 3], machine.Iommus.Select(i => i.Iotlb.Capacity));
         Assert.Same(machine.Device("x").Group, machine.Device("y").Group);
         Assert.NotSame(machine.Device("x").Group, machine.Device("z").Group);

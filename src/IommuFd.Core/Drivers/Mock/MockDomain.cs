@@ -102,7 +102,7 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
         {
             t = _table.Translate(iova);
             if (t is not null && direction == DmaDirection.Write && _dirtyTracking && (t.Value.Prot & IoProt.Write) != 0)
-                _table.MarkDirty<AmdV1PteCodec>(iova);
+                _table.MarkDirty(iova);
         }
         if (t is not { } found)
         {
@@ -172,7 +172,7 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
         lock (_lock)
         {
             if (enable)
-                _table.ScanDirty<AmdV1PteCodec, DiscardDirty>(0, ulong.MaxValue, clear: true, ref clean);
+                _table.ScanDirty(0, ulong.MaxValue, clear: true, ref clean);
             _dirtyTracking = enable;
         }
         return Errno.Ok;
@@ -181,13 +181,13 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
     public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink
     {
         lock (_lock)
-            _table.ScanDirty<AmdV1PteCodec, TSink>(first, last, clear, ref sink);
+            _table.ScanDirty(first, last, clear, ref sink);
     }
 
     public bool RecordWrite(ulong iova)
     {
         lock (_lock)
-            return _dirtyTracking && _table.MarkDirty<AmdV1PteCodec>(iova);
+            return _dirtyTracking && _table.MarkDirty(iova);
     }
 
     /// <summary>A sink that forgets what it is told: clearing without reporting.</summary>

@@ -16,7 +16,7 @@ namespace IommuFd.Core.Drivers.PageTables;
 /// coded in the frame's low bits: k ones then a zero give granule &lt;&lt; (k + 1), e.g. a clear bit 0 means two granules.</item>
 /// </list>
 /// </summary>
-public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec, IPteDirtyBits
+public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec
 {
     public const ulong Present = 1UL << 0;
     public const ulong Accessed = 1UL << 5;
@@ -83,12 +83,6 @@ public readonly struct AmdV1PteCodec(int granuleShift) : IPteCodec, IPteDirtyBit
     public ulong MarkAccessed(ulong pte, bool write) => pte | Accessed | (write ? Dirty : 0);
 
     public ulong WithoutHardwareState(ulong pte) => pte & ~(Accessed | Dirty);
-
-    static bool IPteDirtyBits.IsDirty(ulong pte) => (pte & Dirty) != 0;
-
-    static ulong IPteDirtyBits.SetDirty(ulong pte) => pte | Dirty;
-
-    static ulong IPteDirtyBits.ClearDirty(ulong pte) => pte & ~Dirty;
 
     private int NaturalShift(int level) => _granuleShift + level * (_granuleShift - 3);
 

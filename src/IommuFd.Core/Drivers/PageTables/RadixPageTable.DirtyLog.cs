@@ -3,29 +3,49 @@ namespace IommuFd.Core.Drivers.PageTables;
 public sealed partial class RadixPageTable<TCodec>
 {
     /// <summary>
-    /// Reports every leaf meeting [first, last] whose dirty bit (as <typeparamref name="TBits"/> keeps it)
-    /// is set, whole and in IOVA order, and clears the bit when <paramref name="clear"/>. A leaf written
-    /// into several entries (a size-coded run) is dirty when any of them is, and is cleared in all.
+    /// Reports every leaf meeting [first, last] that the format's codec says is dirty, whole and in IOVA
+    /// order, and returns it to clean when <paramref name="clear"/>. A leaf written into several entries
+    /// (a size-coded run) is dirty when any of them is, and is cleared in all. Allocates nothing.
     /// </summary>
-    public void ScanDirty<TBits, TSink>(ulong first, ulong last, bool clear, ref TSink sink)
-        where TBits : IPteDirtyBits where TSink : struct, IDirtyLeafSink
+    public void ScanDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : IDirtyLeafSink, allows ref struct
     {
         if (first > last || first > CoverLast)
             return;
-        ScanDirtyTable<TBits, TSink>(_root, _top, 0, first, Math.Min(last, CoverLast), clear, ref sink);
+        ScanDirtyTable(_root, _top, 0, first, Math.Min(last, CoverLast), clear, ref sink);
     }
 
     /// <summary>
-    /// Sets the dirty bit of the leaf translating <paramref name="iova"/>, as the IOMMU does when a
-    /// device writes through it (hardware may mark one entry of a run; readers treat any as the
-    /// whole leaf). False when nothing translates the IOVA.
+    /// Writes back the state a device write through <paramref name="iova"/> leaves in its leaf (accessed and
+    /// dirty, as the codec encodes them), as the IOMMU does while tracking. Hardware may mark one entry of a
+    /// run; readers treat any as the whole leaf. False when nothing translates the IOVA.
     /// </summary>
-    public bool MarkDirty<TBits>(ulong iova) where TBits : IPteDirtyBits => SetDirtyBit<TBits>(iova, wholeRun: true);
+    public bool MarkDirty(ulong iova) => SetDirtyBit(iova, wholeRun: true);
 
     /// <summary>Marks only the entry a walk for <paramref name="iova"/> ends on, as hardware may (for tests of the scan).</summary>
-    internal bool MarkEntryDirty<TBits>(ulong iova) where TBits : IPteDirtyBits => SetDirtyBit<TBits>(iova, wholeRun: false);
+    internal bool MarkEntryDirty(ulong iova) => SetDirtyBit(iova, wholeRun: false);
 
-    private bool SetDirtyBit<TBits>(ulong iova, bool wholeRun) where TBits : IPteDirtyBits
+    /// <summary>
+    /// <see cref="ScanDirty{TSink}"/> over [iova, iova+length) into a bitmap: bit n (of 64-bit words, little-endian
+    /// bit order) stands for the <paramref name="pageSize"/> page at iova + n × pageSize, as
+    /// IOMMU_HWPT_GET_DIRTY_BITMAP lays it out. Dirty leaves are clipped to the range; bits are only ever set.
+    /// Returns the dirty bytes found inside the range.
+    /// </summary>
+    public ulong ReadAndClearDirty(ulong iova, ulong length, ulong pageSize, Span<ulong> bitmap, bool clear)
+    {
+        if (!System.Numerics.BitOperations.IsPow2(pageSize) || ((iova | length) & (pageSize - 1)) != 0)
+            throw new ArgumentException($"range 0x{iova:x}+0x{length:x} is not a multiple of page size 0x{pageSize:x}");
+        var pages = length / pageSize;
+        if ((ulong)bitmap.Length * 64 < pages)
+            throw new ArgumentException($"bitmap of {bitmap.Length} words is too small for {pages} pages", nameof(bitmap));
+        if (length == 0)
+            return 0;
+        var last = iova + (length - 1) < iova ? ulong.MaxValue : iova + (length - 1);
+        var sink = new BitmapSink(bitmap, iova, last, System.Numerics.BitOperations.Log2(pageSize));
+        ScanDirty(iova, last, clear, ref sink);
+        return sink.Bytes;
+    }
+
+    private bool SetDirtyBit(ulong iova, bool wholeRun)
     {
         if (iova > CoverLast)
             return false;
@@ -43,17 +63,17 @@ public sealed partial class RadixPageTable<TCodec>
                     slot = _store.SlotOf(_codec.TableAddress(pte));
                     break;
                 default:
-                    // Every entry of a size-coded run carries the bit, so runs stay uniform.
-                    var count = wholeRun ? 1 << (_codec.DecodeLeaf(pte, level).SizeLog2 - _levelShift[level]) : 1;
+                    // Every entry of a size-coded run carries the state, so runs stay uniform.
+                    var count = wholeRun ? 1 << (_codec.LeafSizeLog2(pte, level) - _levelShift[level]) : 1;
                     foreach (ref var entry in table.AsSpan(index & ~(count - 1), count))
-                        entry = TBits.SetDirty(entry);
+                        entry = _codec.MarkAccessed(entry, write: true);
                     return true;
             }
         }
     }
 
-    private void ScanDirtyTable<TBits, TSink>(int slot, int level, ulong tableBase, ulong first, ulong last, bool clear, ref TSink sink)
-        where TBits : IPteDirtyBits where TSink : struct, IDirtyLeafSink
+    private void ScanDirtyTable<TSink>(int slot, int level, ulong tableBase, ulong first, ulong last, bool clear, ref TSink sink)
+        where TSink : IDirtyLeafSink, allows ref struct
     {
         var table = _store[slot];
         var shift = _levelShift[level];
@@ -72,28 +92,54 @@ public sealed partial class RadixPageTable<TCodec>
             if (kind == PteKind.Table)
             {
                 var entryBase = tableBase + ((ulong)index << shift);
-                ScanDirtyTable<TBits, TSink>(_store.SlotOf(_codec.TableAddress(pte)), level - 1, entryBase, first, last, clear, ref sink);
+                ScanDirtyTable(_store.SlotOf(_codec.TableAddress(pte)), level - 1, entryBase, first, last, clear, ref sink);
                 continue;
             }
             // A clean entry needs no more look: a dirty sibling in its run is met in turn. Only the
             // first and last entries look at their whole run, which may reach outside the range.
-            if (!TBits.IsDirty(pte) && index != lo && index != end)
+            if (!_codec.IsDirty(pte) && index != lo && index != end)
                 continue;
-            var sizeLog2 = _codec.DecodeLeaf(pte, level).SizeLog2;
+            var sizeLog2 = _codec.LeafSizeLog2(pte, level);
             var count = 1 << (sizeLog2 - shift);
             var start = index & ~(count - 1);
             var run = table.AsSpan(start, count);
             var dirty = false;
             foreach (var entry in run)
-                dirty |= TBits.IsDirty(entry);
+                dirty |= _codec.IsDirty(entry);
             if (dirty)
             {
                 if (clear)
                     foreach (ref var entry in run)
-                        entry = TBits.ClearDirty(entry);
+                        entry = _codec.ClearDirty(entry);
                 sink.Dirty(tableBase + ((ulong)start << shift), 1UL << sizeLog2);
             }
             index = start + count - 1;
+        }
+    }
+
+    /// <summary>Sets the bits of each dirty leaf's overlap with [baseIova, last].</summary>
+    private ref struct BitmapSink(Span<ulong> bitmap, ulong baseIova, ulong last, int pageShift) : IDirtyLeafSink
+    {
+        private readonly Span<ulong> _bitmap = bitmap;
+
+        public ulong Bytes { get; private set; }
+
+        public void Dirty(ulong iova, ulong size)
+        {
+            var from = Math.Max(iova, baseIova);
+            var to = Math.Min(iova + (size - 1), last);
+            Bytes += to - from + 1;
+            var first = (from - baseIova) >> pageShift;
+            var lastBit = (to - baseIova) >> pageShift;
+            for (var bit = first; bit <= lastBit;)
+            {
+                var word = (int)(bit >> 6);
+                var low = (int)(bit & 63);
+                var high = (int)Math.Min(63, (long)(lastBit - (bit - (ulong)low)));
+                var mask = (high == 63 ? ulong.MaxValue : (2UL << high) - 1) & ~((1UL << low) - 1);
+                _bitmap[word] |= mask;
+                bit += (ulong)(high - low + 1);
+            }
         }
     }
 }
