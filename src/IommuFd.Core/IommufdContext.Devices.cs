@@ -166,6 +166,8 @@ public sealed partial class IommufdContext
         if (device.Attached is not null)
             return Errno.EBUSY;
         var rc = device.Driver.CheckAttach(device, hwpt.AttachDomain);
+        if (rc == Errno.Ok)
+            rc = CheckViommuAttach(device, hwpt);
         if (rc != Errno.Ok)
             return rc;
         var group = device.Group;
@@ -211,6 +213,8 @@ public sealed partial class IommufdContext
         if (ReferenceEquals(current, target))
             return Errno.Ok;
         var rc = device.Driver.CheckAttach(device, target.AttachDomain);
+        if (rc == Errno.Ok)
+            rc = CheckViommuAttach(device, target);
         if (rc != Errno.Ok)
             return rc;
         var members = device.Group.Attached.ToList();

@@ -31,6 +31,7 @@ internal static class TestCmdHandlers
             TestOps.DevCheckCache => CheckDevCache(command.Context, ref cmd),
             TestOps.MdCheckIotlb => CheckIotlb(command.Context, ref cmd),
             TestOps.TriggerIopf => TriggerIopf(command.Context, ref cmd),
+            TestOps.TriggerVevent => command.Context.TriggerMockVevent(new DeviceId(cmd.TriggerVeventDevId)),
             TestOps.CreateAccess => TestAccessHandlers.Create(ref command, ref cmd),
             TestOps.AccessPages => TestAccessHandlers.Pages(ref command, ref cmd),
             TestOps.DestroyAccessPages => TestAccessHandlers.DestroyPages(ref command, ref cmd),

@@ -26,6 +26,8 @@ public record struct IommuTestCmd
     [FieldOffset(16)] public TestAccessReplaceIoas AccessReplaceIoas;
     [FieldOffset(16)] public TestCheckIotlb CheckIotlb;
     [FieldOffset(16)] public TestTriggerIopf TriggerIopf;
+    /// <summary>trigger_vevent.dev_id.</summary>
+    [FieldOffset(16)] public uint TriggerVeventDevId;
     [FieldOffset(64)] public uint Last;
 }
 
@@ -167,4 +169,5 @@ public static class TestOps
     public const uint MdCheckIotlb = 14;
     public const uint TriggerIopf = 15;
     public const uint DevCheckCache = 16;
+    public const uint TriggerVevent = 17;
 }

@@ -1,5 +1,6 @@
 using IommuFd.Core.Devices;
 using IommuFd.Core.Domains;
+using IommuFd.Core.VirtualIommu;
 
 namespace IommuFd.Core.Drivers;
 
@@ -31,4 +32,7 @@ public interface IIommuDriver
 
     /// <summary>Hardware information (IOMMU_GET_HW_INFO). EOPNOTSUPP for a type the driver does not report.</summary>
     Errno GetHwInfo(Device device, uint requestedType, out HwInfo info);
+
+    /// <summary>The driver's vIOMMU support, or null when it offers none.</summary>
+    IViommuDriver? Viommu => null;
 }

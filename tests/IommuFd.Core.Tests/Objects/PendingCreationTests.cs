@@ -115,5 +115,7 @@ public sealed class PendingCreationTests : IDisposable
             destination.Clear();
             return Errno.Ok;
         }
+
+        public Errno CopyFrom(ReadOnlySpan<byte> source) => Errno.Ok;
     }
 }
