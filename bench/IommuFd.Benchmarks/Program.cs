@@ -12,6 +12,8 @@ using IommuFd.Benchmarks;
 //   --no-per-page        skip the 1 GiB IOAS made of one area per 4 KiB page.
 // --formats         plain Stopwatch loops: page-table format MAP/UNMAP ns per PTE against bare stores (a few seconds).
 //   --budget-ms 200      time per figure and round; --rounds 3 rounds per figure.
+// --veventq        plain Stopwatch loops: vEVENTQ events/s, TRIGGER_VEVENT to read(), batches of 1 and 64, against the
+//                    fault queue's page-request delivery (a few seconds). --budget-ms 300 per figure; --rounds 3.
 // --quick            BenchmarkDotNet with a short job (CI smoke runs); other arguments go to BenchmarkSwitcher.
 var rest = new List<string>(args);
 if (Take(rest, "--table"))
@@ -49,6 +51,17 @@ if (Take(rest, "--formats"))
     if (TakeValue(rest, "--rounds") is { } rounds)
         options = options with { Rounds = int.Parse(rounds, CultureInfo.InvariantCulture) };
     FormatCosts.RunTable(Console.Out, options);
+    return 0;
+}
+
+if (Take(rest, "--veventq"))
+{
+    var options = VeventqCostOptions.Default;
+    if (TakeValue(rest, "--budget-ms") is { } ms)
+        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
+    if (TakeValue(rest, "--rounds") is { } rounds)
+        options = options with { Rounds = int.Parse(rounds, CultureInfo.InvariantCulture) };
+    VeventqCosts.RunTable(Console.Out, options);
     return 0;
 }
 
