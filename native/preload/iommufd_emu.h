@@ -87,6 +87,18 @@ void iommufd_emu_release_object(uint64_t cookie);
 int64_t iommufd_emu_object_read(uint64_t cookie, uint64_t buf, uint64_t len);
 int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t len);
 
+/* ---- mappings of a context's fd (shim: kind_iommufd.c, map_table.c) ---- */
+
+/* mmap(ctx's fd, length, offset): the engine copies what it offers at exactly (offset, length)
+ * (a vIOMMU's region) to `dst`, the shim's fresh anonymous mapping of `length` bytes, and keeps
+ * its owner in use until iommufd_emu_munmap(). Returns a mapping cookie > 0, or -errno (ENXIO:
+ * nothing at that offset and length; EBADF: ctx unknown or closing). The copy is a snapshot:
+ * later changes on either side are not seen by the other. */
+int64_t iommufd_emu_mmap(int64_t ctx, uint64_t offset, uint64_t length, uint64_t dst);
+
+/* The mapping `cookie` was unmapped as a whole. In a forked child, inherited cookies are ignored. */
+void iommufd_emu_munmap(uint64_t cookie);
+
 #ifdef __cplusplus
 }
 #endif

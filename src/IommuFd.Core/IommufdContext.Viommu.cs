@@ -50,16 +50,36 @@ public sealed partial class IommufdContext
     /// <summary>The mmap region a vIOMMU of this context offers at exactly (<paramref name="offset"/>, <paramref name="length"/>): ENXIO otherwise.</summary>
     public Errno FindViommuMmap(ulong offset, ulong length, out ViommuMmapRegion? region)
     {
-        region = null;
+        region = FindMmapOwner(offset, length)?.Instance.Mmap;
+        return region is null ? Errno.ENXIO : Errno.Ok;
+    }
+
+    /// <summary>
+    /// mmap of the iommufd fd: the region a vIOMMU offers at exactly (<paramref name="offset"/>,
+    /// <paramref name="length"/>), ENXIO for any other offset or length. The vIOMMU is in use
+    /// (DESTROY is EBUSY) until the mapping is disposed (munmap).
+    /// </summary>
+    public Errno MapViommuRegion(ulong offset, ulong length, out ViommuMapping? mapping)
+    {
+        mapping = null;
+        if (FindMmapOwner(offset, length) is not { } owner)
+            return Errno.ENXIO;
+        using var viommu = Objects.Hold<Viommu>(owner.Id);
+        if (!viommu.Held || !ReferenceEquals(viommu.Value, owner))
+            return Errno.ENXIO;
+        Objects.AddUser(owner);
+        mapping = new ViommuMapping(owner, owner.Instance.Mmap!);
+        return Errno.Ok;
+    }
+
+    private Viommu? FindMmapOwner(ulong offset, ulong length)
+    {
         foreach (var obj in Objects.Snapshot())
         {
-            if (obj is Viommu { Instance.Mmap: { } found } && found.Offset == offset && (ulong)found.Contents.Length == length)
-            {
-                region = found;
-                return Errno.Ok;
-            }
+            if (obj is Viommu { Instance.Mmap: { } found } viommu && found.Offset == offset && (ulong)found.Contents.Length == length)
+                return viommu;
         }
-        return Errno.ENXIO;
+        return null;
     }
 
     /// <summary>Like <see cref="BeginAllocVdevice"/>, published at once.</summary>

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 #include "../iommufd_emu.h"
 #include "stub_engine.h"
 
@@ -162,4 +163,28 @@ EXPORT int64_t iommufd_emu_object_write(uint64_t cookie, uint64_t buf, uint64_t 
 	memcpy(stub_objects.data, tmp, n);
 	stub_objects.stored = (uint32_t)n;
 	return (int64_t)n;
+}
+
+EXPORT struct stub_maps stub_maps;
+
+/* One page at STUB_MAP_OFFSET, filled with STUB_MAP_BYTE. */
+EXPORT int64_t iommufd_emu_mmap(int64_t ctx, uint64_t offset, uint64_t length, uint64_t dst)
+{
+	(void)ctx;
+	if (offset != STUB_MAP_OFFSET || length != (uint64_t)sysconf(_SC_PAGESIZE))
+		return -ENXIO;
+	uint8_t page[65536];
+	if (length > sizeof(page))
+		return -ENXIO;
+	memset(page, STUB_MAP_BYTE, length);
+	if (host->copy_to_user(dst, page, length))
+		return -EFAULT;
+	stub_maps.maps++;
+	return (int64_t)STUB_MAP_COOKIE;
+}
+
+EXPORT void iommufd_emu_munmap(uint64_t cookie)
+{
+	stub_maps.unmaps++;
+	stub_maps.unmapped = cookie;
 }

@@ -27,6 +27,8 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
     private delegate* unmanaged<ulong, void> _releaseObject;
     private delegate* unmanaged<ulong, ulong, ulong, long> _objectRead;
     private delegate* unmanaged<ulong, ulong, ulong, long> _objectWrite;
+    private delegate* unmanaged<long, ulong, ulong, ulong, long> _mmap;
+    private delegate* unmanaged<ulong, void> _munmap;
 
     public long Open() => _open();
 
@@ -39,6 +41,10 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
     public long ObjectRead(ulong cookie, ulong buffer, ulong length) => _objectRead(cookie, buffer, length);
 
     public long ObjectWrite(ulong cookie, ulong buffer, ulong length) => _objectWrite(cookie, buffer, length);
+
+    public long Mmap(long handle, ulong offset, ulong length, ulong destination) => _mmap(handle, offset, length, destination);
+
+    public void Munmap(ulong cookie) => _munmap(cookie);
 
     /// <summary>The copy notices its own forks and registered its own fork handlers.</summary>
     public IEngineRoute ForChild() => this;
@@ -95,8 +101,10 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
         var releaseObject = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_release_object\0"u8);
         var objectRead = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_read\0"u8);
         var objectWrite = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_write\0"u8);
+        var mmap = (delegate* unmanaged<long, ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_mmap\0"u8);
+        var munmap = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_munmap\0"u8);
         if (init is null || open is null || ioctl is null || close is null || releaseObject is null || objectRead is null ||
-            objectWrite is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
+            objectWrite is null || mmap is null || munmap is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
             return false; // never relay to ourselves
         // The shim's callbacks stay valid forever: the copy uses them as they are.
         if (init(callbacks, epoch, enginePath) != 0)
@@ -107,6 +115,8 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
         _releaseObject = releaseObject;
         _objectRead = objectRead;
         _objectWrite = objectWrite;
+        _mmap = mmap;
+        _munmap = munmap;
         return true;
     }
 

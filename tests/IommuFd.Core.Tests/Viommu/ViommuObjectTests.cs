@@ -87,6 +87,21 @@ public sealed class ViommuObjectTests : IDisposable
     }
 
     [Fact]
+    public void A_mapped_region_keeps_its_viommu_in_use_until_unmapped()
+    {
+        var bytes = new byte[24];
+        var data = new ManagedDriverData(MockViommuDriver.TypeSelftest, bytes);
+        _context.AllocViommu(_device, _parent, MockViommuDriver.TypeSelftest, data, out var viommu).ThrowIfError("viommu");
+        var offset = BinaryPrimitives.ReadUInt64LittleEndian(data.Bytes[8..]);
+        Assert.Equal(Errno.ENXIO, _context.MapViommuRegion(offset, 2 * (ulong)MockViommuDriver.MmapLength, out _));
+        Assert.Equal(Errno.Ok, _context.MapViommuRegion(offset, (ulong)MockViommuDriver.MmapLength, out var mapping));
+        Assert.Equal(Errno.EBUSY, _context.Destroy(viommu!.Id));
+        mapping!.Dispose();
+        mapping.Dispose();
+        Assert.Equal(Errno.Ok, _context.Destroy(viommu.Id));
+    }
+
+    [Fact]
     public void Vdevice_ids_are_unique_per_viommu_and_a_device_has_one()
     {
         var viommu = NewViommu();
