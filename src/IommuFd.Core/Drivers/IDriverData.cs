@@ -13,8 +13,11 @@ public interface IDriverData
     /// <summary>Copies the data into <paramref name="destination"/> (at most its length): EFAULT when unreadable.</summary>
     Errno CopyTo(Span<byte> destination);
 
-    /// <summary>Answers in place: writes <paramref name="source"/> over the data's first bytes (at most its length); EFAULT when unwritable.</summary>
-    Errno CopyFrom(ReadOnlySpan<byte> source);
+    /// <summary>
+    /// Answers in place: writes <paramref name="source"/> over the data's first bytes (at most its
+    /// length); EFAULT when unwritable. Data that cannot be answered (the default) is unwritable.
+    /// </summary>
+    Errno CopyFrom(ReadOnlySpan<byte> source) => Errno.EFAULT;
 }
 
 /// <summary>Driver data already in managed memory.</summary>

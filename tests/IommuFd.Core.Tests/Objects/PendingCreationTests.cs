@@ -115,7 +115,5 @@ public sealed class PendingCreationTests : IDisposable
             destination.Clear();
             return Errno.Ok;
         }
-
-        public Errno CopyFrom(ReadOnlySpan<byte> source) => Errno.Ok;
     }
 }
