@@ -16,6 +16,8 @@ using IommuFd.Benchmarks;
 //   --budget-ms 300      time per figure.
 // --dirty            plain Stopwatch loops: GET_DIRTY_BITMAP over 1 GiB of 4 KiB pages, 10% dirty (a few seconds).
 //   --repeats 15         timed calls per figure.
+// --veventq        plain Stopwatch loops: vEVENTQ events/s, TRIGGER_VEVENT to read(), batches of 1 and 64, against the
+//                    fault queue's page-request delivery (a few seconds). --budget-ms 300 per figure; --rounds 3.
 // --quick            BenchmarkDotNet with a short job (CI smoke runs); other arguments go to BenchmarkSwitcher.
 var rest = new List<string>(args);
 if (Take(rest, "--table"))
@@ -69,6 +71,17 @@ if (Take(rest, "--dirty"))
 {
     var repeats = TakeValue(rest, "--repeats") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 15;
     DirtyBitmapCosts.RunTable(Console.Out, repeats);
+    return 0;
+}
+
+if (Take(rest, "--veventq"))
+{
+    var options = VeventqCostOptions.Default;
+    if (TakeValue(rest, "--budget-ms") is { } ms)
+        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
+    if (TakeValue(rest, "--rounds") is { } rounds)
+        options = options with { Rounds = int.Parse(rounds, CultureInfo.InvariantCulture) };
+    VeventqCosts.RunTable(Console.Out, options);
     return 0;
 }
 

@@ -55,8 +55,10 @@ static int find_exports(void *h, int (**init)(const struct iommufd_emu_host *))
 	eng.object_read = dlsym(h, "iommufd_emu_object_read");
 	eng.object_write = dlsym(h, "iommufd_emu_object_write");
 	eng.process_pins = dlsym(h, "iommufd_emu_process_pins");
+	eng.mmap = dlsym(h, "iommufd_emu_mmap");
+	eng.munmap = dlsym(h, "iommufd_emu_munmap");
 	return *init && eng.open && eng.ioctl && eng.close && eng.release_object &&
-	       eng.object_read && eng.object_write && eng.process_pins;
+	       eng.object_read && eng.object_write && eng.process_pins && eng.mmap && eng.munmap;
 }
 
 static int load_engine_locked(void)

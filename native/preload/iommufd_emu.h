@@ -102,6 +102,18 @@ struct iommufd_emu_pins {
  * child's own). Any thread, outside the shim's locks. */
 int iommufd_emu_process_pins(int32_t pid, struct iommufd_emu_pins *pins);
 
+/* ---- mappings of a context's fd (shim: kind_iommufd.c, map_table.c) ---- */
+
+/* mmap(ctx's fd, length, offset): the engine copies what it offers at exactly (offset, length)
+ * (a vIOMMU's region) to `dst`, the shim's fresh anonymous mapping of `length` bytes, and keeps
+ * its owner in use until iommufd_emu_munmap(). Returns a mapping cookie > 0, or -errno (ENXIO:
+ * nothing at that offset and length; EBADF: ctx unknown or closing). The copy is a snapshot:
+ * later changes on either side are not seen by the other. */
+int64_t iommufd_emu_mmap(int64_t ctx, uint64_t offset, uint64_t length, uint64_t dst);
+
+/* The mapping `cookie` was unmapped as a whole. In a forked child, inherited cookies are ignored. */
+void iommufd_emu_munmap(uint64_t cookie);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 /* kind_iommufd.c - an fd from open("/dev/iommu"): an engine context. ioctl goes to the engine;
- * /dev/iommu has no read/write (EINVAL). */
+ * /dev/iommu has no read/write (EINVAL); mmap maps what the engine offers at an offset (a
+ * vIOMMU's region). */
 #include "shim.h"
 #include <sys/eventfd.h>
 
@@ -53,10 +54,16 @@ static void iommufd_release(struct emu_file *f)
 	eng.close((int64_t)id_of(f));
 }
 
+static int64_t iommufd_mmap(struct emu_file *f, uint64_t offset, uint64_t len, uint64_t dst)
+{
+	return eng.mmap((int64_t)id_of(f), offset, len, dst);
+}
+
 const struct emu_kind iommufd_kind = {
 	.name = "iommufd",
 	.ioctl = iommufd_ioctl,
 	.read = no_rw,
 	.write = no_rw,
 	.release = iommufd_release,
+	.mmap = iommufd_mmap,
 };

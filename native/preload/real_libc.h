@@ -20,7 +20,7 @@ ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 	X(open) X(open64) X(openat) X(openat64) X(__open_2) X(__open64_2) X(__openat_2)    \
 	X(__openat64_2) X(close) X(close_range) X(closefrom) X(dup) X(dup2) X(dup3)        \
 	X(fcntl) X(fcntl64) X(ioctl) X(read) X(__read_chk) X(write) X(mmap) X(mmap64)      \
-	X(fopen) X(fopen64)
+	X(fopen) X(fopen64) X(munmap)
 
 #define REAL_SLOT(f) extern void *_Atomic next_##f;
 REAL_LIBC_FUNCTIONS(REAL_SLOT)

@@ -10,6 +10,7 @@
  *   proc_status.c  /proc/<pid>/status with the emulated kernel's VmPin/VmLck; fopen() of it
  *   wrap_fd.c      close/dup/fcntl: keep the table in step with the kernel's fd table
  *   wrap_io.c      ioctl/read/write/mmap: route an emulated fd to its kind
+ *   map_table.c    mappings of emulated fds and munmap(): tells the engine when one goes
  *
  * Programs that never open an emulated path pay one table load per wrapped call and nothing else
  * (no dlopen, no signal handlers). Limits, by design:
@@ -53,6 +54,9 @@ struct emu_kind {
 	int64_t (*read)(struct emu_file *f, uint64_t buf, uint64_t len);
 	int64_t (*write)(struct emu_file *f, uint64_t buf, uint64_t len);
 	void (*release)(struct emu_file *f); /* its last fd is gone; outside tbl_lock */
+	/* Fill `dst` (a fresh mapping of len bytes) with what lives at offset: a cookie > 0 for
+	 * map_table.c, or -errno. NULL: the kind cannot be mapped (ENODEV). */
+	int64_t (*mmap)(struct emu_file *f, uint64_t offset, uint64_t len, uint64_t dst);
 };
 extern const struct emu_kind iommufd_kind; /* kind_iommufd.c: an open("/dev/iommu") */
 extern const struct emu_kind object_kind;  /* kind_object.c: fault queue, access fd, ... */
@@ -142,8 +146,15 @@ struct engine_exports {
 	int64_t (*object_read)(uint64_t cookie, uint64_t buf, uint64_t len);
 	int64_t (*object_write)(uint64_t cookie, uint64_t buf, uint64_t len);
 	int (*process_pins)(int32_t pid, struct iommufd_emu_pins *pins);
+	int64_t (*mmap)(int64_t ctx, uint64_t offset, uint64_t len, uint64_t dst);
+	void (*munmap)(uint64_t cookie);
 };
 extern struct engine_exports eng;
+
+/* ---- map_table.c ---- */
+
+/* Remembers that [addr, +len) is the engine's mapping `cookie`: 0, or -ENOMEM. */
+int map_record(void *addr, size_t len, uint64_t cookie);
 extern _Atomic int eng_state;      /* 0 not loaded, 1 loaded, <0 -errno (sticky) */
 int load_engine(void);
 

@@ -43,21 +43,47 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return REAL(write)(fd, buf, n);
 }
 
-/* No kind maps yet (ENODEV, as for /dev/iommu); one that does adds an op to struct emu_kind. */
-EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+/* A kind that maps (struct emu_kind.mmap) gets a fresh shared anonymous mapping filled by the
+ * engine, then given the caller's protection; others are ENODEV, as /dev/iommu was. */
+static void *emulated_mmap(struct emu_file *f, void *addr, size_t len, int prot, int flags, off_t off)
 {
-	if (unlikely(!(flags & MAP_ANONYMOUS) && lookup(fd))) {
+	const struct emu_kind *k = kind_of(f);
+	if (!k->mmap) {
 		errno = ENODEV;
 		return MAP_FAILED;
 	}
+	int anon = (flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE)) | MAP_SHARED | MAP_ANONYMOUS;
+	void *p = REAL(mmap)(addr, len, PROT_READ | PROT_WRITE, anon, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	int64_t cookie = k->mmap(f, (uint64_t)off, len, (uint64_t)(uintptr_t)p);
+	int e = cookie < 0 ? (int)-cookie : 0;
+	if (!e && prot != (PROT_READ | PROT_WRITE) && mprotect(p, len, prot))
+		e = errno;
+	if (!e && map_record(p, len, (uint64_t)cookie) < 0)
+		e = ENOMEM;
+	if (e) {
+		if (cookie > 0)
+			eng.munmap((uint64_t)cookie);
+		REAL(munmap)(p, len);
+		errno = e;
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct emu_file *f = !(flags & MAP_ANONYMOUS) ? lookup(fd) : NULL;
+	if (unlikely(f))
+		return emulated_mmap(f, addr, len, prot, flags, off);
 	return REAL(mmap)(addr, len, prot, flags, fd, off);
 }
 
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
-	if (unlikely(!(flags & MAP_ANONYMOUS) && lookup(fd))) {
-		errno = ENODEV;
-		return MAP_FAILED;
-	}
+	struct emu_file *f = !(flags & MAP_ANONYMOUS) ? lookup(fd) : NULL;
+	if (unlikely(f))
+		return emulated_mmap(f, addr, len, prot, flags, off);
 	return REAL(mmap64)(addr, len, prot, flags, fd, off);
 }

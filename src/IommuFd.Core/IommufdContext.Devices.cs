@@ -169,6 +169,8 @@ public sealed partial class IommufdContext
         var rc = CheckPasidCompatLocked(device, hwpt, NoPasid);
         if (rc == Errno.Ok)
             rc = device.Driver.CheckAttach(device, hwpt.AttachDomain);
+        if (rc == Errno.Ok)
+            rc = CheckViommuAttach(device, hwpt);
         if (rc != Errno.Ok)
             return rc;
         var group = device.Group;
@@ -216,6 +218,8 @@ public sealed partial class IommufdContext
         var rc = CheckPasidCompatLocked(device, target, NoPasid);
         if (rc == Errno.Ok)
             rc = device.Driver.CheckAttach(device, target.AttachDomain);
+        if (rc == Errno.Ok)
+            rc = CheckViommuAttach(device, target);
         if (rc != Errno.Ok)
             return rc;
         var members = device.Group.Attached.ToList();

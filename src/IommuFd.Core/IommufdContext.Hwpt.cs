@@ -2,6 +2,7 @@ using System.Diagnostics;
 using IommuFd.Core.Devices;
 using IommuFd.Core.Drivers;
 using IommuFd.Core.Objects;
+using IommuFd.Core.VirtualIommu;
 
 namespace IommuFd.Core;
 
@@ -42,6 +43,7 @@ public sealed partial class IommufdContext
             {
                 Ioas ioas => AllocPagingLocked(device.Value, ioas, flags, data),
                 HwptPaging parent => AllocNestedLocked(device.Value, parent, flags, data),
+                Viommu viommu => AllocNestedOnViommuLocked(device.Value, viommu, flags, data),
                 _ => new PendingObject<Hwpt>(Errno.EINVAL),
             };
             if (hwpt.Reserved && flags.HasFlag(HwptAllocFlags.FaultIdValid))
@@ -82,6 +84,20 @@ public sealed partial class IommufdContext
         return Objects.Reserve<Hwpt>(new HwptNested(this, parent, domain) { PasidCompatible = flags.HasFlag(HwptAllocFlags.Pasid) });
     }
 
+    /// <summary>A nested HWPT made by a vIOMMU's driver: flags other than FAULT_ID_VALID and PASID, or no data, are EOPNOTSUPP.</summary>
+    private PendingObject<Hwpt> AllocNestedOnViommuLocked(Device device, Viommu viommu, HwptAllocFlags flags, IDriverData? data)
+    {
+        Debug.Assert(_attachLock.IsHeldByCurrentThread);
+        if ((flags & ~(HwptAllocFlags.FaultIdValid | HwptAllocFlags.Pasid)) != 0 || data is null)
+            return new PendingObject<Hwpt>(Errno.EOPNOTSUPP);
+        if (!ReferenceEquals(viommu.Parent.Driver, device.Driver))
+            return new PendingObject<Hwpt>(Errno.EINVAL);
+        var rc = viommu.Instance.AllocateNestedDomain(flags & ~HwptAllocFlags.FaultIdValid, data, out var domain);
+        if (rc != Errno.Ok)
+            return new PendingObject<Hwpt>(rc);
+        return Objects.Reserve<Hwpt>(new HwptNested(this, viommu.Parent, domain, viommu) { PasidCompatible = flags.HasFlag(HwptAllocFlags.Pasid) });
+    }
+
     /// <summary>
     /// Allocates a domain and its paging HWPT, fills it from the IOAS and, for an attach, attaches
     /// the device first (an automatic HWPT must accept the device that makes it). On failure nothing remains.
@@ -111,7 +127,7 @@ public sealed partial class IommufdContext
 
     /// <summary>
     /// IOMMU_HWPT_INVALIDATE: hands the driver's requests to a nested HWPT's cache; only nested HWPTs
-    /// (and vIOMMUs, none of which exist yet) have one. ENOENT when unknown, EINVAL for another kind.
+    /// and vIOMMUs (requests naming devices by virtual ID) have one. ENOENT when unknown, EINVAL for another kind.
     /// <paramref name="handled"/> counts the requests done, even on failure.
     /// </summary>
     public Errno InvalidateHwpt(ObjectId hwptId, IDriverArray requests, out uint handled)
@@ -120,6 +136,11 @@ public sealed partial class IommufdContext
         using var target = Objects.Hold<IommufdObject>(hwptId);
         if (!target.Held)
             return target.Status;
-        return target.Value is HwptNested nested ? nested.Domain.Invalidate(requests, out handled) : Errno.EINVAL;
+        return target.Value switch
+        {
+            HwptNested nested => nested.Domain.Invalidate(requests, out handled),
+            Viommu viommu => viommu.Instance.Invalidate(requests, viommu.FindDevice, out handled),
+            _ => Errno.EINVAL,
+        };
     }
 }

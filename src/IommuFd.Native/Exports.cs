@@ -80,4 +80,21 @@ internal static unsafe class Exports
         try { return Routing.Current.ObjectWrite(cookie, buffer, length); }
         catch (Exception e) { return NativeResult.FromException(e); }
     }
+
+    // ---- mappings of a context's fd ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_mmap")]
+    public static long Mmap(long context, ulong offset, ulong length, ulong destination)
+    {
+        try { return Routing.Current.Mmap(context, offset, length, destination); }
+        catch (Exception e) { return NativeResult.FromException(e); }
+    }
+
+    /// <summary>Unmapping cannot report failure; the owner stays in use.</summary>
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_munmap")]
+    public static void Munmap(ulong cookie)
+    {
+        try { Routing.Current.Munmap(cookie); }
+        catch { }
+    }
 }

@@ -8,7 +8,7 @@ namespace IommuFd.Native;
 /// </summary>
 /// <remarks>
 /// One group of members per kind of emulated fd (native/preload/iommufd_emu.h): an iommufd
-/// context (Open/Ioctl/Close), an object fd (ReleaseObject/ObjectRead/ObjectWrite). A new kind
+/// context (Open/Ioctl/Close), an object fd (ReleaseObject/ObjectRead/ObjectWrite), a mapping of a context's fd (Mmap/Munmap). A new kind
 /// adds its group here, its exports in <see cref="Exports"/> and a kind_*.c file in the shim.
 /// </remarks>
 internal interface IEngineRoute
@@ -31,6 +31,12 @@ internal interface IEngineRoute
     /// charged or served that process. Must not allocate in a forked child.
     /// </summary>
     unsafe int ProcessPins(int pid, PinCounts* counts);
+
+    /// <summary>mmap of a context's fd: copies the region at (offset, length) to <paramref name="destination"/>; a mapping cookie &gt; 0, or -errno.</summary>
+    long Mmap(long handle, ulong offset, ulong length, ulong destination);
+
+    /// <summary>The mapping <paramref name="cookie"/> was unmapped.</summary>
+    void Munmap(ulong cookie);
 
     /// <summary>The route for a child forked from this epoch. Runs in the child: must not allocate.</summary>
     IEngineRoute ForChild();

@@ -22,6 +22,8 @@ internal sealed unsafe class LocalEngine : IEngineRoute
     private readonly ForkLinkServer _linkServer;
     private readonly ChildRoute _childRoute;
     private bool _forkPrepared;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, Core.VirtualIommu.ViommuMapping> _mappings = new();
+    private long _mappingSerial;
 
     /// <param name="callbacks">The shim's (null: this process's memory, simulated object fds).</param>
     /// <param name="epoch">Stamped into every handle and cookie, so a forked child tells inherited ones apart.</param>
@@ -96,6 +98,47 @@ internal sealed unsafe class LocalEngine : IEngineRoute
         if (rc != 0)
             return rc;
         return NativeResult.Of(caller.Memory.Write(address, new ReadOnlySpan<byte>(&counts, sizeof(PinCounts))));
+    }
+
+    /// <summary>
+    /// mmap of a context's fd: the vIOMMU region at exactly (offset, length) is copied to
+    /// <paramref name="destination"/> (the shim's fresh mapping), and stays in use until
+    /// <see cref="Munmap"/>. A cookie (carrying the epoch, as object cookies do) or -errno.
+    /// </summary>
+    public long Mmap(long handle, ulong offset, ulong length, ulong destination)
+    {
+        ContextTable.Entry? entry = null;
+        try
+        {
+            using var _ = _gate.Enter(handle);
+            entry = _contexts.Find(handle);
+            if (entry is null || entry.Closed != 0)
+                return NativeResult.Of(Errno.EBADF);
+            var rc = entry.Context.MapViommuRegion(offset, length, out var mapping);
+            if (rc != Errno.Ok)
+                return NativeResult.Of(rc);
+            rc = _memory.Write(destination, mapping!.Region.Contents);
+            if (rc != Errno.Ok)
+            {
+                mapping.Dispose();
+                return NativeResult.Of(rc);
+            }
+            var cookie = ((ulong)Epoch << ContextTable.EpochShift) | (ulong)Interlocked.Increment(ref _mappingSerial);
+            _mappings[cookie] = mapping;
+            return (long)cookie;
+        }
+        finally
+        {
+            if (entry is { Closed: not 0 })
+                _contexts.AfterLeavingClosed(entry);
+        }
+    }
+
+    public void Munmap(ulong cookie)
+    {
+        using var _ = _gate.Enter(CallGate.NoContext);
+        if (_mappings.TryRemove(cookie, out var mapping))
+            mapping.Dispose();
     }
 
     public IEngineRoute ForChild() => _childRoute;

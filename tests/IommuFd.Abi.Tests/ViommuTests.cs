@@ -5,8 +5,8 @@ using IommuFd.Core;
 namespace IommuFd.Abi.Tests;
 
 /// <summary>
-/// IOMMU_VIOMMU_ALLOC and IOMMU_VDEVICE_ALLOC (viommu.c) up to where the engine stops: it models no
-/// vIOMMU, so only the checks before a vIOMMU would be built are compared with the kernel.
+/// IOMMU_VIOMMU_ALLOC and IOMMU_VDEVICE_ALLOC (viommu.c): the checks before a vIOMMU is built
+/// (what follows is in <see cref="ViommuObjectsAbiTests"/>).
 /// </summary>
 public sealed class ViommuTests : IDisposable
 {

@@ -49,6 +49,25 @@ public sealed unsafe class LocalEngineTests
     }
 
     [Fact]
+    public void Mmap_reaches_the_context_and_unknown_handles_are_EBADF()
+    {
+        var engine = NewEngine(epoch: 1);
+        var handle = engine.Open();
+        var page = NativeMemory.Alloc(4096);
+        try
+        {
+            // Nothing is offered at any offset of a fresh context: the context's ENXIO.
+            Assert.Equal(-(int)Errno.ENXIO, engine.Mmap(handle, 0, 4096, (ulong)page));
+            Assert.Equal(-(int)Errno.EBADF, engine.Mmap(handle + 1, 0, 4096, (ulong)page));
+            engine.Munmap(0x1234); // an unknown mapping: nothing happens
+        }
+        finally
+        {
+            NativeMemory.Free(page);
+        }
+    }
+
+    [Fact]
     public void Object_fds_without_a_shim_are_EBADF()
     {
         var engine = NewEngine();

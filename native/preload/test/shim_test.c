@@ -228,7 +228,13 @@ int main(void)
 	char buf[16];
 	CHECK(ERRNO_IS(read(fd, buf, 8), EINVAL), "read -> EINVAL");
 	CHECK(ERRNO_IS(write(fd, buf, 8), EINVAL), "write -> EINVAL");
-	CHECK(mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == ENODEV, "mmap -> ENODEV");
+	CHECK(mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == ENXIO, "mmap of nothing offered -> the engine's ENXIO");
+	unsigned char *m = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, STUB_MAP_OFFSET);
+	CHECK(m != MAP_FAILED && m[0] == STUB_MAP_BYTE && m[page - 1] == STUB_MAP_BYTE, "mmap of an offered region -> the engine's bytes");
+	void *stub = dlopen(getenv("IOMMUFD_EMU_ENGINE"), RTLD_NOW | RTLD_NOLOAD);
+	struct stub_maps *maps = stub ? dlsym(stub, "stub_maps") : NULL;
+	CHECK(m != MAP_FAILED && munmap(m, page) == 0 && maps && maps->unmaps == 1 && maps->unmapped == STUB_MAP_COOKIE,
+	      "munmap of the whole mapping -> the engine is told once");
 	CHECK(!(fcntl(fd, F_GETFD) & FD_CLOEXEC), "no O_CLOEXEC -> no FD_CLOEXEC");
 	int cfd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	CHECK(fcntl(cfd, F_GETFD) & FD_CLOEXEC, "O_CLOEXEC -> FD_CLOEXEC");

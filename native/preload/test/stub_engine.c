@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 #include "../iommufd_emu.h"
 #include "stub_engine.h"
 
@@ -174,4 +175,28 @@ EXPORT int iommufd_emu_process_pins(int32_t pid, struct iommufd_emu_pins *pins)
 	pins->pinned_pages = stub_pins.pins.pinned_pages;
 	pins->locked_pages = stub_pins.pins.locked_pages;
 	return 0;
+}
+
+EXPORT struct stub_maps stub_maps;
+
+/* One page at STUB_MAP_OFFSET, filled with STUB_MAP_BYTE. */
+EXPORT int64_t iommufd_emu_mmap(int64_t ctx, uint64_t offset, uint64_t length, uint64_t dst)
+{
+	(void)ctx;
+	if (offset != STUB_MAP_OFFSET || length != (uint64_t)sysconf(_SC_PAGESIZE))
+		return -ENXIO;
+	uint8_t page[65536];
+	if (length > sizeof(page))
+		return -ENXIO;
+	memset(page, STUB_MAP_BYTE, length);
+	if (host->copy_to_user(dst, page, length))
+		return -EFAULT;
+	stub_maps.maps++;
+	return (int64_t)STUB_MAP_COOKIE;
+}
+
+EXPORT void iommufd_emu_munmap(uint64_t cookie)
+{
+	stub_maps.unmaps++;
+	stub_maps.unmapped = cookie;
 }

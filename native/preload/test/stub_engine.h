@@ -48,4 +48,14 @@ struct stub_pins {                 /* exported as "stub_pins" */
 	int calls;
 };
 
+/* mmap of a context: exactly (STUB_MAP_OFFSET, one page) is offered, filled with STUB_MAP_BYTE,
+ * as mapping STUB_MAP_COOKIE; anything else is ENXIO. */
+#define STUB_MAP_OFFSET 0x100000ull
+#define STUB_MAP_BYTE 0xab
+#define STUB_MAP_COOKIE 0x3a9ull
+struct stub_maps {                 /* exported as "stub_maps" */
+	int maps, unmaps;
+	uint64_t unmapped;         /* last unmapped cookie */
+};
+
 #endif

@@ -47,6 +47,8 @@ public static class IoctlTable
         Add(ops, "IOMMU_HWPT_INVALIDATE", IoctlNumbers.HwptInvalidate, static ref uint (ref IommuHwptInvalidate s) => ref s.Reserved, HwptHandlers.Invalidate);
         Add(ops, "IOMMU_VIOMMU_ALLOC", IoctlNumbers.ViommuAlloc, static ref uint (ref IommuViommuAlloc s) => ref s.OutViommuId, ViommuHandlers.Alloc);
         Add(ops, "IOMMU_VDEVICE_ALLOC", IoctlNumbers.VdeviceAlloc, static ref ulong (ref IommuVdeviceAlloc s) => ref s.VirtId, ViommuHandlers.VdeviceAlloc);
+        Add(ops, "IOMMU_VEVENTQ_ALLOC", IoctlNumbers.VeventqAlloc, static ref uint (ref IommuVeventqAlloc s) => ref s.Reserved, ViommuHandlers.VeventqAlloc);
+        Add(ops, "IOMMU_HW_QUEUE_ALLOC", IoctlNumbers.HwQueueAlloc, static ref ulong (ref IommuHwQueueAlloc s) => ref s.Length, ViommuHandlers.HwQueueAlloc);
         Add(ops, "IOMMU_IOAS_CHANGE_PROCESS", IoctlNumbers.IoasChangeProcess, static ref uint (ref IommuIoasChangeProcess s) => ref s.Reserved, CompatHandlers.ChangeProcess);
         Add(ops, "IOMMU_TEST_CMD", IoctlNumbers.TestCmd, static ref uint (ref IommuTestCmd s) => ref s.Last, TestCmdHandlers.Dispatch);
         return ops;

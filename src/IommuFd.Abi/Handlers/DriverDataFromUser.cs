@@ -13,4 +13,7 @@ internal sealed class DriverDataFromUser(IUserMemory memory, uint type, uint len
 
     public Errno CopyTo(Span<byte> destination) =>
         pointer == 0 ? Errno.EFAULT : memory.Read(pointer, destination[..(int)Math.Min((uint)destination.Length, Length)]);
+
+    public Errno CopyFrom(ReadOnlySpan<byte> source) =>
+        pointer == 0 ? Errno.EFAULT : memory.Write(pointer, source[..(int)Math.Min((uint)source.Length, Length)]);
 }

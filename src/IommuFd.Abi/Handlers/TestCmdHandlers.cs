@@ -32,6 +32,7 @@ internal static class TestCmdHandlers
             TestOps.MdCheckIotlb => CheckIotlb(command.Context, ref cmd),
             TestOps.TriggerIopf => TriggerIopf(command.Context, ref cmd),
             TestOps.Dirty => DirtyHandlers.TestDirty(ref command, ref cmd),
+            TestOps.TriggerVevent => command.Context.TriggerMockVevent(new DeviceId(cmd.TriggerVeventDevId)),
             TestOps.CreateAccess => TestAccessHandlers.Create(ref command, ref cmd),
             TestOps.AccessPages => TestAccessHandlers.Pages(ref command, ref cmd),
             TestOps.DestroyAccessPages => TestAccessHandlers.DestroyPages(ref command, ref cmd),

@@ -83,6 +83,32 @@ public record struct IommuVdeviceAlloc
 }
 
 [StructLayout(LayoutKind.Sequential)]
+public record struct IommuVeventqAlloc
+{
+    public uint Size;
+    public uint Flags;
+    public uint ViommuId;
+    public uint Type;
+    public uint VeventqDepth;
+    public uint OutVeventqId;
+    public uint OutVeventqFd;
+    public uint Reserved;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public record struct IommuHwQueueAlloc
+{
+    public uint Size;
+    public uint Flags;
+    public uint ViommuId;
+    public uint Type;
+    public uint Index;
+    public uint OutHwQueueId;
+    public ulong NestingParentIova;
+    public ulong Length;
+}
+
+[StructLayout(LayoutKind.Sequential)]
 public record struct IommuIoasChangeProcess
 {
     public uint Size;

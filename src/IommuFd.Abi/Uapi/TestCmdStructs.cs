@@ -31,6 +31,8 @@ public record struct IommuTestCmd
     [FieldOffset(16)] public TestPasidTarget PasidReplace;
     [FieldOffset(16)] public TestPasidTarget PasidDetach;
     [FieldOffset(16)] public TestPasidCheck PasidCheck;
+    /// <summary>trigger_vevent.dev_id.</summary>
+    [FieldOffset(16)] public uint TriggerVeventDevId;
     [FieldOffset(64)] public uint Last;
 }
 
@@ -188,6 +190,7 @@ public static class TestOps
     public const uint MdCheckIotlb = 14;
     public const uint TriggerIopf = 15;
     public const uint DevCheckCache = 16;
+    public const uint TriggerVevent = 17;
     public const uint PasidAttach = 18;
     public const uint PasidReplace = 19;
     public const uint PasidDetach = 20;

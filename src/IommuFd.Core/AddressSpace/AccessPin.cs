@@ -14,8 +14,9 @@ internal readonly record struct PinnedSlice(Area Area, ulong FirstPage, ulong La
 /// </summary>
 public sealed class AccessPin
 {
-    internal AccessPin(ulong iova, ulong length, List<PinnedSlice> slices, ulong[] userPages)
+    internal AccessPin(ulong iova, ulong length, List<PinnedSlice> slices, ulong[] userPages, bool locked = false)
     {
+        Locked = locked;
         Iova = iova;
         Length = length;
         Slices = slices;
@@ -32,4 +33,7 @@ public sealed class AccessPin
     internal IReadOnlyList<PinnedSlice> Slices { get; }
 
     internal bool Released { get; set; }
+
+    /// <summary>Whether the pin locks its areas against unmapping (see <see cref="Area.Locks"/>).</summary>
+    public bool Locked { get; }
 }

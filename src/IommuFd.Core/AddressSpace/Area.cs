@@ -27,6 +27,9 @@ internal sealed class Area : SpanNode
     /// <summary>Pins that accesses hold inside this area; unmapping it must first ask them to let go.</summary>
     public int AccessPins { get; set; }
 
+    /// <summary>Pins that are not given back on request (a HW queue a guest owns): unmapping the area is EBUSY while any exist.</summary>
+    public int Locks { get; set; }
+
     /// <summary>Set while an unmap waits for accesses to release the area: new pins and reads are refused.</summary>
     public bool PreventAccess { get; set; }
 

@@ -36,7 +36,14 @@ public sealed partial class IoPageTable
     /// being unmapped or a piece does not start (or, unless last, end) on a page boundary, EPERM
     /// when the mapping or the memory does not allow the access. All or nothing.
     /// </summary>
-    public Errno PinForAccess(ulong iova, ulong length, bool write, out AccessPin? pin)
+    public Errno PinForAccess(ulong iova, ulong length, bool write, out AccessPin? pin) =>
+        PinForAccess(iova, length, write, locked: false, out pin);
+
+    /// <summary>
+    /// Like <see cref="PinForAccess(ulong, ulong, bool, out AccessPin?)"/>; a <paramref name="locked"/>
+    /// pin is never asked back: unmapping its areas is EBUSY until it is released.
+    /// </summary>
+    public Errno PinForAccess(ulong iova, ulong length, bool write, bool locked, out AccessPin? pin)
     {
         pin = null;
         var rc = IovaRange.FromLength(iova, length, out var want);
@@ -67,10 +74,12 @@ public sealed partial class IoPageTable
             foreach (var slice in slices)
             {
                 slice.Area.AccessPins++;
+                if (locked)
+                    slice.Area.Locks++;
                 for (var p = slice.FirstPage; p <= slice.LastPage; p++)
                     userPages.Add(slice.Pages.Address + (p << CpuPage.Shift));
             }
-            pin = new AccessPin(iova, length, slices, [.. userPages]);
+            pin = new AccessPin(iova, length, slices, [.. userPages], locked);
             return Errno.Ok;
         }
     }
@@ -87,6 +96,8 @@ public sealed partial class IoPageTable
             {
                 slice.Pages.Unpin(slice.FirstPage, slice.LastPage);
                 slice.Area.AccessPins--;
+                if (pin.Locked)
+                    slice.Area.Locks--;
             }
         }
     }

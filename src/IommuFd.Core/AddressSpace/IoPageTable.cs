@@ -235,6 +235,8 @@ public sealed partial class IoPageTable
                 }
                 if (doomed.Count == 0)
                     return Errno.ENOENT;
+                if (doomed.Exists(a => a.Locks > 0))
+                    return Errno.EBUSY;
                 pinned = doomed.FindAll(a => a.AccessPins > 0);
                 if (pinned.Count == 0)
                 {

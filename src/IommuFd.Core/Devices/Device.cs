@@ -1,5 +1,6 @@
 using IommuFd.Core.Drivers;
 using IommuFd.Core.Objects;
+using IommuFd.Core.VirtualIommu;
 
 namespace IommuFd.Core.Devices;
 
@@ -33,4 +34,14 @@ public sealed class Device : IommufdObject
     public Hwpt? Attached { get; internal set; }
 
     public DeviceId TypedId => new(Id.Value);
+
+    /// <summary>The device as a guest sees it behind a vIOMMU, or null. Guarded by the context's attach lock.</summary>
+    public Vdevice? Vdevice { get; internal set; }
+
+    /// <summary>A vDEVICE does not keep its device: it dies with it, leaving its ID as a tombstone.</summary>
+    protected internal override void OnDestroy()
+    {
+        if (Vdevice is { } vdevice)
+            vdevice.Viommu.Context.TombstoneVdevice(vdevice);
+    }
 }

@@ -1,5 +1,6 @@
 using IommuFd.Core.Devices;
 using IommuFd.Core.Domains;
+using IommuFd.Core.VirtualIommu;
 
 namespace IommuFd.Core.Drivers;
 
@@ -38,4 +39,7 @@ public interface IIommuDriver
     /// already. A failure leaves the old domain in place. Drivers without per-PASID state accept.
     /// </summary>
     Errno SetPasidDomain(Device device, uint pasid, IIommuDomain? domain) => Errno.Ok;
+
+    /// <summary>The driver's vIOMMU support, or null when it offers none.</summary>
+    IViommuDriver? Viommu => null;
 }

@@ -1,4 +1,5 @@
 using IommuFd.Core.Domains;
+using IommuFd.Core.VirtualIommu;
 
 namespace IommuFd.Core.Objects;
 
@@ -9,13 +10,19 @@ namespace IommuFd.Core.Objects;
 /// </summary>
 public sealed class HwptNested : Hwpt
 {
-    internal HwptNested(IommufdContext context, HwptPaging parent, INestedDomain domain)
+    internal HwptNested(IommufdContext context, HwptPaging parent, INestedDomain domain, Viommu? viommu = null)
         : base(context, parent.Driver)
     {
         Parent = parent;
         Domain = domain;
+        Viommu = viommu;
         context.Objects.AddUser(parent);
+        if (viommu is not null)
+            context.Objects.AddUser(viommu);
     }
+
+    /// <summary>The vIOMMU it was made on (then a device attaches only through its vDEVICE there), or null.</summary>
+    public Viommu? Viommu { get; }
 
     public override ObjectKind Kind => ObjectKind.HwptNested;
 
@@ -30,6 +37,8 @@ public sealed class HwptNested : Hwpt
     protected internal override void OnDestroy()
     {
         Context.Objects.RemoveUser(Parent);
+        if (Viommu is not null)
+            Context.Objects.RemoveUser(Viommu);
         base.OnDestroy();
     }
 }

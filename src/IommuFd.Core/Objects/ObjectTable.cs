@@ -185,6 +185,29 @@ public sealed class ObjectTable
     }
 
     /// <summary>
+    /// Takes <paramref name="obj"/> out of the table while keeping its ID taken until the context
+    /// closes: look-ups and DESTROY miss it (ENOENT) and no new object gets the ID. Its destroy step
+    /// runs now, or when the last hold ends. The kernel does this to a vDEVICE whose device goes
+    /// away, so user space holding the vDEVICE ID cannot reach an unrelated object through it.
+    /// </summary>
+    public void Tombstone(IommufdObject obj)
+    {
+        lock (_lock)
+        {
+            var id = obj.Id.Value;
+            if (id >= _slots.Length || !ReferenceEquals(_slots[id], obj) || !_published[id])
+                return;
+            obj.Removed = true;
+            _slots[id] = null;
+            _published[id] = false;
+            _count--;
+            if (obj.Holds > 0)
+                return;
+        }
+        obj.OnDestroy();
+    }
+
+    /// <summary>
     /// Destroys everything, as closing the file does: objects nobody uses go first, which releases
     /// their users' references, until the table is empty.
     /// </summary>

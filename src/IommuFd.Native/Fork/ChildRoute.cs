@@ -48,6 +48,17 @@ internal sealed class ChildRoute(int parentEpoch, ForkLink link, EngineCopy copy
         : _engine is { } engine ? engine.ObjectRead(cookie, buffer, length)
         : NativeResult.Of(Errno.EBADF);
 
+    /// <summary>A parent's context cannot be mapped from a child (ENODEV); the child's own can.</summary>
+    public long Mmap(long handle, ulong offset, ulong length, ulong destination) =>
+        IsInherited(handle) ? NativeResult.Of(Errno.ENODEV) : Engine().Mmap(handle, offset, length, destination);
+
+    /// <summary>An inherited mapping is the parent's: ignored.</summary>
+    public void Munmap(ulong cookie)
+    {
+        if (!IsInherited(cookie))
+            _engine?.Munmap(cookie);
+    }
+
     public long ObjectWrite(ulong cookie, ulong buffer, ulong length) =>
         IsInherited(cookie) ? NativeResult.Of(Errno.EIO)
         : _engine is { } engine ? engine.ObjectWrite(cookie, buffer, length)

@@ -28,6 +28,8 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
     private delegate* unmanaged<ulong, ulong, ulong, long> _objectRead;
     private delegate* unmanaged<ulong, ulong, ulong, long> _objectWrite;
     private delegate* unmanaged<int, PinCounts*, int> _processPins;
+    private delegate* unmanaged<long, ulong, ulong, ulong, long> _mmap;
+    private delegate* unmanaged<ulong, void> _munmap;
 
     public long Open() => _open();
 
@@ -42,6 +44,10 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
     public long ObjectWrite(ulong cookie, ulong buffer, ulong length) => _objectWrite(cookie, buffer, length);
 
     public int ProcessPins(int pid, PinCounts* counts) => _processPins(pid, counts);
+
+    public long Mmap(long handle, ulong offset, ulong length, ulong destination) => _mmap(handle, offset, length, destination);
+
+    public void Munmap(ulong cookie) => _munmap(cookie);
 
     /// <summary>The copy notices its own forks and registered its own fork handlers.</summary>
     public IEngineRoute ForChild() => this;
@@ -99,8 +105,10 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
         var objectRead = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_read\0"u8);
         var objectWrite = (delegate* unmanaged<ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_object_write\0"u8);
         var processPins = (delegate* unmanaged<int, PinCounts*, int>)Symbol(library, "iommufd_emu_process_pins\0"u8);
+        var mmap = (delegate* unmanaged<long, ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_mmap\0"u8);
+        var munmap = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_munmap\0"u8);
         if (init is null || open is null || ioctl is null || close is null || releaseObject is null || objectRead is null ||
-            objectWrite is null || processPins is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
+            objectWrite is null || processPins is null || mmap is null || munmap is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
             return false; // never relay to ourselves
         // The shim's callbacks stay valid forever: the copy uses them as they are.
         if (init(callbacks, epoch, enginePath) != 0)
@@ -112,6 +120,8 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
         _objectRead = objectRead;
         _objectWrite = objectWrite;
         _processPins = processPins;
+        _mmap = mmap;
+        _munmap = munmap;
         return true;
     }
 

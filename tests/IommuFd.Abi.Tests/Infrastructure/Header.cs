@@ -28,6 +28,8 @@ public static class Header
     public const uint IoasMapFile = 0x3b8f;
     public const uint ViommuAlloc = 0x3b90;
     public const uint VdeviceAlloc = 0x3b91;
+    public const uint VeventqAlloc = 0x3b93;
+    public const uint HwQueueAlloc = 0x3b94;
     public const uint IoasChangeProcess = 0x3b92;
 
     /// <summary>IOMMU_TEST_CMD = _IO(';', 0x80 + 32), from drivers/iommu/iommufd/iommufd_test.h.</summary>
@@ -92,6 +94,8 @@ public static class Header
         : typeof(T) == typeof(IommuIoasMapFile) ? IoasMapFile
         : typeof(T) == typeof(IommuViommuAlloc) ? ViommuAlloc
         : typeof(T) == typeof(IommuVdeviceAlloc) ? VdeviceAlloc
+        : typeof(T) == typeof(IommuVeventqAlloc) ? VeventqAlloc
+        : typeof(T) == typeof(IommuHwQueueAlloc) ? HwQueueAlloc
         : typeof(T) == typeof(IommuIoasChangeProcess) ? IoasChangeProcess
         : typeof(T) == typeof(IommuTestCmd) ? TestCmd
         : throw new ArgumentException($"{typeof(T).Name} is not an ioctl struct");

@@ -37,6 +37,10 @@ internal sealed class RecordingRoute : IEngineRoute
         return Record($"pins {pid}", 0);
     }
 
+    public long Mmap(long handle, ulong offset, ulong length, ulong destination) => Record($"mmap 0x{handle:x} 0x{offset:x}", TransferResult);
+
+    public void Munmap(ulong cookie) => Record($"munmap 0x{cookie:x}", 0);
+
     public IEngineRoute ForChild() => Child ?? throw new InvalidOperationException("no child route set");
 
     public void PrepareFork() => Prepared++;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using IommuFd.Core.Devices;
 using IommuFd.Core.Domains;
+using IommuFd.Core.VirtualIommu;
 
 namespace IommuFd.Core.Drivers.Mock;
 
@@ -70,7 +71,7 @@ public sealed class MockIommuDriver : IIommuDriver
     /// struct iommu_hwpt_selftest { u32 iotlb; u32 pagetable_type; }: another data type is
     /// EOPNOTSUPP, less than iotlb or more than the struct EINVAL, an unreadable one EFAULT.
     /// </summary>
-    private static Errno ReadSelftestData(IDriverData data, out uint iotlb, out uint pagetableType)
+    internal static Errno ReadSelftestData(IDriverData data, out uint iotlb, out uint pagetableType)
     {
         iotlb = pagetableType = 0;
         if (data.Type != HwptDataSelftest)
@@ -98,6 +99,9 @@ public sealed class MockIommuDriver : IIommuDriver
             return Errno.EINVAL;
         return Errno.Ok;
     }
+
+    /// <summary>The mock's vIOMMU (IOMMU_VIOMMU_TYPE_SELFTEST).</summary>
+    public IViommuDriver? Viommu => MockViommuDriver.Instance;
 
     public Errno GetHwInfo(Device device, uint requestedType, out HwInfo info)
     {
