@@ -32,6 +32,13 @@ internal static class BenchCommand
             return Fail("ioctl round trip", rc);
         var ioctl = Parse(output);
 
+        AnsiConsole.MarkupLine("[grey]timing MAP + UNMAP with one mock domain and ACCESS_PAGES of one page...[/]");
+        (rc, output) = ChildProcess.Capture([bench, "pin", Math.Max(calls / 50, 100).ToString(CultureInfo.InvariantCulture)],
+            RunCommand.Environment(shim, engine, trace: null));
+        if (rc != 0)
+            return Fail("pin", rc);
+        var pin = Parse(output);
+
         AnsiConsole.MarkupLine($"[grey]starting a small program {starts} times per variant...[/]");
         (rc, output) = ChildProcess.Capture([bench, "startup", starts.ToString(CultureInfo.InvariantCulture), shim, engine],
             new Dictionary<string, string>());
@@ -49,6 +56,11 @@ internal static class BenchCommand
         table.AddRow("kernel: raw syscall(SYS_ioctl)", Ns(ioctl["kernel_raw_ns"]), "no wrapper");
         var verdict = ratio <= TargetRatio ? "[green]meets[/]" : "[yellow]misses[/]";
         table.AddRow("ratio emulated / kernel", ratio.ToString("0.00", CultureInfo.InvariantCulture), $"{verdict} the ≤ {TargetRatio.ToString("0.00", CultureInfo.InvariantCulture)} target");
+        table.AddEmptyRow();
+        var pinKernel = pin["kernel_ns"];
+        table.AddRow("kernel: /dev/null ioctl, pin run", Ns(pinKernel), "baseline for the next two");
+        table.AddRow("MAP+UNMAP 4 KiB, mock domain", Ns(pin["map_unmap_domain_ns"]), $"{Times(pin["map_unmap_domain_ns"], pinKernel)} baseline; real memory");
+        table.AddRow("ACCESS_PAGES+DESTROY, 1 page", Ns(pin["access_pages_ns"]), $"{Times(pin["access_pages_ns"], pinKernel)} baseline");
         table.AddEmptyRow();
         var plain = startup["startup_plain_ns"];
         var idle = startup["startup_shim_noopen_ns"];
@@ -79,6 +91,9 @@ internal static class BenchCommand
     }
 
     private static string Ns(double ns) => $"{ns.ToString("0.0", CultureInfo.InvariantCulture)} ns";
+
+    private static string Times(double figure, double baseline) =>
+        $"{(figure / baseline).ToString("0.0", CultureInfo.InvariantCulture)}×";
 
     private static string Us(double ns) => $"{(ns / 1000).ToString("0", CultureInfo.InvariantCulture)} µs";
 }

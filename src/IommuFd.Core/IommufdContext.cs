@@ -135,7 +135,7 @@ public sealed partial class IommufdContext : IDisposable
             using var dst = Objects.Hold<Ioas>(dstId);
             if (!dst.Held)
                 return dst.Status;
-            return dst.Value.PageTable.MapSlices(slices, length, prot | IoProt.Cache, placement == IovaPlacement.Automatic, ref dstIova);
+            return dst.Value.PageTable.MapSlices(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slices), length, prot | IoProt.Cache, placement == IovaPlacement.Automatic, ref dstIova);
         }
         finally
         {

@@ -181,12 +181,12 @@ public sealed partial class IoPageTable
     }
 
     /// <summary>Pins new areas and maps them into every domain; on failure nothing stays pinned or mapped.</summary>
-    private Errno FillDomainsLocked(List<Area> areas)
+    private Errno FillDomainsLocked(ReadOnlySpan<Area> areas)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread);
         if (_domains.Count == 0)
             return Errno.Ok;
-        for (var i = 0; i < areas.Count; i++)
+        for (var i = 0; i < areas.Length; i++)
         {
             var rc = FillAllDomainsLocked(areas[i]);
             if (rc == Errno.Ok)

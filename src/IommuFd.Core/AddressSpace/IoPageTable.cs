@@ -116,7 +116,8 @@ public sealed partial class IoPageTable
         };
         try
         {
-            return MapSlices([new PageSlice(pages, pages.FirstByte, length)], length, prot, allocateIova, ref iova);
+            var slice = new PageSlice(pages, pages.FirstByte, length);
+            return MapSlices(new ReadOnlySpan<PageSlice>(in slice), length, prot, allocateIova, ref iova);
         }
         finally
         {
@@ -152,7 +153,7 @@ public sealed partial class IoPageTable
     }
 
     /// <summary>Places the slices at consecutive IOVAs, in the software copy and every domain, or not at all.</summary>
-    internal Errno MapSlices(IReadOnlyList<PageSlice> slices, ulong length, IoProt prot, bool allocateIova, ref ulong iova)
+    internal Errno MapSlices(ReadOnlySpan<PageSlice> slices, ulong length, IoProt prot, bool allocateIova, ref ulong iova)
     {
         lock (_lock)
         {
@@ -171,18 +172,25 @@ public sealed partial class IoPageTable
             if (rc != Errno.Ok)
                 return rc;
 
-            var areas = new List<Area>(slices.Count);
+            // One slice (every MAP) needs no array: a span over the one area.
+            var many = slices.Length > 1 ? new Area[slices.Length] : null;
+            Area single = null!;
             var at = iova;
-            foreach (var slice in slices)
+            for (var i = 0; i < slices.Length; i++)
             {
+                var slice = slices[i];
                 rc = ValidateSliceLocked(slice, at, prot);
                 if (rc != Errno.Ok)
-                    break;
-                areas.Add(new Area(slice.Pages, at, slice.StartByte, slice.Length, prot));
+                    return rc;
+                var area = new Area(slice.Pages, at, slice.StartByte, slice.Length, prot);
+                if (many is null)
+                    single = area;
+                else
+                    many[i] = area;
                 at += slice.Length;
             }
-            if (rc == Errno.Ok)
-                rc = FillDomainsLocked(areas);
+            ReadOnlySpan<Area> areas = many ?? new ReadOnlySpan<Area>(in single);
+            rc = FillDomainsLocked(areas);
             if (rc != Errno.Ok)
                 return rc;
             foreach (var area in areas)
@@ -190,7 +198,7 @@ public sealed partial class IoPageTable
                 _spans.Insert(area);
                 area.Pages.AddReference();
             }
-            _areaCount += areas.Count;
+            _areaCount += areas.Length;
             return Errno.Ok;
         }
     }
@@ -221,7 +229,7 @@ public sealed partial class IoPageTable
         var attempts = 0;
         while (true)
         {
-            List<Area> pinned;
+            List<Area>? pinned = null;
             lock (_lock)
             {
                 var doomed = new List<Area>();
@@ -235,10 +243,14 @@ public sealed partial class IoPageTable
                 }
                 if (doomed.Count == 0)
                     return Errno.ENOENT;
-                if (doomed.Exists(a => a.Locks > 0))
-                    return Errno.EBUSY;
-                pinned = doomed.FindAll(a => a.AccessPins > 0);
-                if (pinned.Count == 0)
+                foreach (var area in doomed)
+                {
+                    if (area.Locks > 0)
+                        return Errno.EBUSY; // a HW queue keeps its pages
+                    if (area.AccessPins > 0)
+                        (pinned ??= []).Add(area);
+                }
+                if (pinned is null)
                 {
                     foreach (var area in doomed)
                     {

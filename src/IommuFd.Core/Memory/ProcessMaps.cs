@@ -14,8 +14,22 @@ internal static class ProcessMaps
     /// <summary>The maps file of process <paramref name="pid"/> (0: this process).</summary>
     public static string PathOf(int pid) => pid == 0 ? Self : $"/proc/{pid}/maps";
 
-    /// <summary>Whether every byte of <paramref name="want"/> is mapped (writable when asked). False when the process is gone.</summary>
-    public static bool Covers(string mapsPath, IovaRange want, bool writable)
+    /// <summary>How many times this thread had the kernel print a maps file: pinning should not (tests count it).</summary>
+    [ThreadStatic]
+    private static long t_textReads;
+
+    internal static long TextReadsOnThisThread => t_textReads;
+
+    /// <summary>
+    /// Whether every byte of <paramref name="want"/> in process <paramref name="pid"/> (0: this
+    /// one) is mapped (writable when asked); false when the process is gone. Asks the kernel one
+    /// mapping at a time where it can, reads the text where it cannot.
+    /// </summary>
+    public static bool Covers(int pid, IovaRange want, bool writable) =>
+        VmaQuery.Covers(pid, want, writable) ?? CoversByText(PathOf(pid), want, writable);
+
+    /// <summary>The text fallback of <see cref="Covers(int, IovaRange, bool)"/>, for kernels older than 6.11.</summary>
+    internal static bool CoversByText(string mapsPath, IovaRange want, bool writable)
     {
         var cursor = want.Start;
         foreach (var line in ReadLines(mapsPath))
@@ -110,6 +124,7 @@ internal static class ProcessMaps
     /// <summary>The lines of a maps file; none when the process has gone.</summary>
     private static IEnumerable<string> ReadLines(string path)
     {
+        t_textReads++;
         // Our own maps always exist: read lazily, as Covers usually stops early.
         if (path == Self)
             return File.ReadLines(path);

@@ -5,7 +5,8 @@ namespace IommuFd.Core.Memory;
 /// <summary>
 /// This process's own memory, reached with process_vm_readv/process_vm_writev on itself: the
 /// kernel validates every address, so a bad pointer from a program comes back as EFAULT instead
-/// of a segmentation fault. Pinning checks the pages are mapped (and writable) via /proc/self/maps.
+/// of a segmentation fault. Pinning checks the pages are mapped (and writable) by asking the kernel
+/// about each mapping (PROCMAP_QUERY), or by reading /proc/self/maps on older kernels.
 /// Pins are kept by address; questions about a page (its pin count, whether two addresses are
 /// one page) add up the addresses that share it, which only a shared file mapping can have.
 /// </summary>
@@ -71,7 +72,7 @@ public sealed partial class ProcessUserMemory : IUserMemory
             return Errno.Ok;
         if (pageCount > (ulong.MaxValue >> CpuPage.Shift) || !IovaRange.TryFromLength(pageAddress, pageCount << CpuPage.Shift, out var want))
             return Errno.EFAULT;
-        if (!ProcessMaps.Covers(_maps, want, writable))
+        if (!ProcessMaps.Covers(_pid, want, writable))
             return Errno.EFAULT;
         if (_pid != 0)
         {

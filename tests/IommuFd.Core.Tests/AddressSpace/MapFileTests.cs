@@ -66,7 +66,7 @@ public sealed class MapFileTests
         Assert.Equal(Errno.Ok, srcTable.Unmap(iova, Length, out _));
         Assert.False(mapping.Released, "the COPY in flight still holds the file's pages");
         var copied = 0UL;
-        Assert.Equal(Errno.Ok, dstTable.MapSlices(slices, Length, IoProt.Read, allocateIova: true, ref copied));
+        Assert.Equal(Errno.Ok, dstTable.MapSlices(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(slices), Length, IoProt.Read, allocateIova: true, ref copied));
         foreach (var slice in slices)
             slice.Pages.Release();
         Assert.False(mapping.Released, "the copy maps the file's pages");

@@ -7,6 +7,10 @@
  *       N times: without the shim, under the shim without opening /dev/iommu,
  *       and under the shim opening and closing /dev/iommu once.
  *   iommufd_bench probe open|noopen         that tiny program.
+ *   iommufd_bench pin [N]                   (run under the shim) MAP + UNMAP of one
+ *       4 KiB page of real memory into an IOAS with one mock domain, and
+ *       ACCESS_PAGES + DESTROY_ACCESS_PAGES of one page, beside the kernel
+ *       ioctl on /dev/null measured in the same run.
  *
  * Output is "key=value" lines (times in ns), medians of interleaved rounds. */
 #define _GNU_SOURCE
@@ -18,11 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "../iommufd_uapi.h"
+#include "../iommufd_helpers.h"
 
 #define ROUNDS 7
 
@@ -81,6 +87,99 @@ static int bench_ioctl(long n)
 	printf("emulated_ns=%.1f\n", median(emu, ROUNDS));
 	printf("kernel_ns=%.1f\n", median(kern, ROUNDS));
 	printf("kernel_raw_ns=%.1f\n", median(raw, ROUNDS));
+	return 0;
+}
+
+/* The self-test commands the pin benchmark needs (IOMMU_TEST_CMD). */
+#define BENCH_TEST_CMD IOMMU_CMD(0xa0)
+enum { OP_MOCK_DOMAIN = 2, OP_CREATE_ACCESS = 5, OP_DESTROY_ACCESS_PAGES = 6, OP_ACCESS_PAGES = 7 };
+
+struct bench_test_cmd {
+	uint32_t size, op, id, reserved;
+	union {
+		struct { uint32_t stdev, hwpt, idev; } mock_domain;
+		struct { uint32_t out_fd, flags; } create_access;
+		struct { uint32_t id; } destroy_pages;
+		struct { uint32_t flags, out_id; uint64_t iova, length, uptr; } pages;
+		uint8_t pad[48];
+	};
+	uint32_t last;
+};
+
+static int test_cmd(int fd, uint32_t op, uint32_t id, struct bench_test_cmd *c)
+{
+	c->size = sizeof(*c);
+	c->op = op;
+	c->id = id;
+	return ioctl(fd, BENCH_TEST_CMD, c);
+}
+
+static void must(int ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "iommufd_bench: %s failed: %s\n", what, strerror(errno));
+		exit(1);
+	}
+}
+
+/* ns per MAP + UNMAP of one page through an IOAS with one mock domain. */
+static double time_map(int fd, uint32_t ioas, void *buf, long n)
+{
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		uint64_t iova = 0, unmapped = 0;
+		must(!ioas_map(fd, ioas, buf, 4096, IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE, &iova), "MAP");
+		must(!ioas_unmap(fd, ioas, iova, 4096, &unmapped), "UNMAP");
+	}
+	return (now_ns() - t0) / n;
+}
+
+/* ns per ACCESS_PAGES + DESTROY_ACCESS_PAGES of one page. */
+static double time_access(int fd, int access, uint64_t iova, void *buf, long n)
+{
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		struct bench_test_cmd c = { 0 };
+		c.pages.iova = iova;
+		c.pages.length = 4096;
+		c.pages.uptr = (uintptr_t)buf;
+		must(!test_cmd(fd, OP_ACCESS_PAGES, (uint32_t)access, &c), "ACCESS_PAGES");
+		uint32_t id = c.pages.out_id;
+		memset(&c, 0, sizeof(c));
+		c.destroy_pages.id = id;
+		must(!test_cmd(fd, OP_DESTROY_ACCESS_PAGES, (uint32_t)access, &c), "DESTROY_ACCESS_PAGES");
+	}
+	return (now_ns() - t0) / n;
+}
+
+static int bench_pin(long n)
+{
+	int fd = open("/dev/iommu", O_RDWR), nfd = open("/dev/null", O_RDWR);
+	char *buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	must(fd >= 0 && nfd >= 0 && buf != MAP_FAILED, "open (is the shim preloaded?)");
+	buf[0] = 1;
+	uint32_t with_domain = ioas_alloc(fd), plain = ioas_alloc(fd);
+	struct bench_test_cmd c = { 0 };
+	must(!test_cmd(fd, OP_MOCK_DOMAIN, with_domain, &c), "MOCK_DOMAIN");
+	memset(&c, 0, sizeof(c));
+	c.create_access.flags = 1; /* needs pin pages */
+	must(!test_cmd(fd, OP_CREATE_ACCESS, plain, &c), "CREATE_ACCESS");
+	int access = (int)c.create_access.out_fd;
+	uint64_t iova = 0;
+	must(!ioas_map(fd, plain, buf, 4096, IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE, &iova), "MAP for access");
+
+	double map[ROUNDS], pages[ROUNDS], kern[ROUNDS];
+	time_map(fd, with_domain, buf, n / 4 + 1); /* warm up */
+	time_access(fd, access, iova, buf, n / 4 + 1);
+	for (int r = 0; r < ROUNDS; r++) {
+		map[r] = time_map(fd, with_domain, buf, n);
+		pages[r] = time_access(fd, access, iova, buf, n);
+		kern[r] = time_ioctl(nfd, n, 0, ENOTTY);
+	}
+	printf("calls=%ld\nrounds=%d\n", n, ROUNDS);
+	printf("map_unmap_domain_ns=%.1f\n", median(map, ROUNDS));
+	printf("access_pages_ns=%.1f\n", median(pages, ROUNDS));
+	printf("kernel_ns=%.1f\n", median(kern, ROUNDS));
 	return 0;
 }
 
@@ -160,8 +259,10 @@ int main(int argc, char **argv)
 		return bench_ioctl(argc > 2 ? atol(argv[2]) : 1000000);
 	if (argc >= 5 && !strcmp(argv[1], "startup"))
 		return bench_startup(atoi(argv[2]), argv[3], argv[4]);
+	if (argc >= 2 && !strcmp(argv[1], "pin"))
+		return bench_pin(argc > 2 ? atol(argv[2]) : 20000);
 	if (argc >= 3 && !strcmp(argv[1], "probe"))
 		return probe(argv[2]);
-	fprintf(stderr, "usage: %s ioctl [N] | startup N SHIM ENGINE | probe open|noopen\n", argv[0]);
+	fprintf(stderr, "usage: %s ioctl [N] | startup N SHIM ENGINE | pin [N] | probe open|noopen\n", argv[0]);
 	return 2;
 }
