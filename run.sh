@@ -2,6 +2,7 @@
 # The project's two set-up commands (see README.md):
 #   ./run.sh demo   builds what it needs and runs the built-in demo
 #   ./run.sh test   builds everything (managed, NativeAOT engine, C shim) and runs every test
+#   ./run.sh pack   builds the NuGet packages (iommufd-emu tool, IommuFd.Core) into artifacts/packages/
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
@@ -64,6 +65,9 @@ test_all() {
   if [ -x scripts/test-conformance.sh ]; then
     run_counted "C conformance under iommufd-emu run" scripts/test-conformance.sh
   fi
+  if [ -x scripts/test-tool-install.sh ]; then
+    run_counted "tool install: packages, the installed tool, the library's README example" scripts/test-tool-install.sh
+  fi
   echo
   echo "tests: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]
@@ -72,5 +76,6 @@ test_all() {
 case "${1:-}" in
   demo) shift; demo "$@" ;;
   test) test_all ;;
-  *) echo "usage: ./run.sh demo | ./run.sh test" >&2; exit 2 ;;
+  pack) scripts/pack.sh ;;
+  *) echo "usage: ./run.sh demo | ./run.sh test | ./run.sh pack" >&2; exit 2 ;;
 esac

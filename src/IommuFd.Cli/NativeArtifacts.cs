@@ -2,7 +2,8 @@ namespace IommuFd.Cli;
 
 /// <summary>
 /// Finds the native pieces `run` and `bench` need: an environment override first, then the
-/// CLI's own directory, then build/native/ in any parent of it (the repository layout, where
+/// CLI's own directory and its native/ folder (where the iommufd-emu tool package carries them),
+/// then build/native/ in any parent of it (the repository layout, where
 /// scripts/build-native.sh puts them), then the same under the current directory's parents.
 /// </summary>
 internal static class NativeArtifacts

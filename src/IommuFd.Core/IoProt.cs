@@ -4,8 +4,12 @@ namespace IommuFd.Core;
 [Flags]
 public enum IoProt
 {
+    /// <summary>No access.</summary>
     None = 0,
+    /// <summary>The device may read.</summary>
     Read = 1,
+    /// <summary>The device may write.</summary>
     Write = 2,
+    /// <summary>Cache-coherent DMA (IOMMU_CACHE).</summary>
     Cache = 4,
 }

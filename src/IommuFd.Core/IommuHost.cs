@@ -10,6 +10,7 @@ namespace IommuFd.Core;
 /// </summary>
 public sealed partial class IommuHost
 {
+    /// <summary>A host over <paramref name="memory"/> whose accounts may lock <paramref name="memlockLimitBytes"/> (<c>ulong.MaxValue</c>: unlimited).</summary>
     public IommuHost(IUserMemory memory, ulong memlockLimitBytes)
     {
         Memory = memory;
@@ -62,6 +63,7 @@ public sealed partial class IommuHost
     public static IommuHost ForThisProcess() =>
         new(ProcessUserMemory.Instance, ProcessMemlockLimit()) { FileMemory = ProcessFileMemory.Instance };
 
+    /// <summary>The user memory that user addresses in ioctls refer to.</summary>
     public IUserMemory Memory { get; }
 
     /// <summary>How file descriptors given to IOMMU_IOAS_MAP_FILE become memory; none for simulated hosts.</summary>
@@ -70,6 +72,7 @@ public sealed partial class IommuHost
     /// <summary>Descriptors for objects that live behind a file (access, fault queue); simulated unless the shim provides real ones.</summary>
     public Objects.IObjectFiles Files { get; set; } = new Objects.SimulatedObjectFiles();
 
+    /// <summary>The user's memory-lock account: pins charged in user mode (the default).</summary>
     public MemlockAccount UserAccount { get; }
 
     /// <summary>This process's memory-lock account: pins charged in process mode (<c>VmLck</c>).</summary>
@@ -78,6 +81,7 @@ public sealed partial class IommuHost
     /// <summary>Every page pinned for this process whatever the mode (the kernel's pinned_vm, <c>VmPin</c>); never limited.</summary>
     public MemlockAccount PinnedAccount { get; } = new("pinned", ulong.MaxValue);
 
+    /// <summary>The account pins are charged to in <paramref name="mode"/>.</summary>
     public MemlockAccount AccountFor(AccountMode mode) => mode == AccountMode.Process ? ProcessAccount : UserAccount;
 
     /// <summary>

@@ -27,12 +27,16 @@ public sealed partial class IommufdContext : IDisposable
     private AccountMode _accountMode = AccountMode.User;
     private bool _disposed;
 
+    /// <summary>A new context (one open of /dev/iommu) on <paramref name="host"/>'s memory and accounts.</summary>
     public IommufdContext(IommuHost host) => Host = host;
 
+    /// <summary>The memory and memlock accounts this context's ioctls use.</summary>
     public IommuHost Host { get; }
 
+    /// <summary>Every object of this context, found by ID.</summary>
     public ObjectTable Objects { get; } = new();
 
+    /// <summary>Which memlock account pins are charged to (IOMMU_OPTION_RLIMIT_MODE).</summary>
     public AccountMode AccountMode
     {
         get
@@ -56,6 +60,7 @@ public sealed partial class IommufdContext : IDisposable
         }
     }
 
+    /// <summary>IOMMU_IOAS_ALLOC: a new, empty I/O address space.</summary>
     public Errno CreateIoas(out IoasId id)
     {
         using var ioas = BeginCreateIoas();
@@ -69,6 +74,7 @@ public sealed partial class IommufdContext : IDisposable
     /// </summary>
     public PendingObject<Ioas> BeginCreateIoas() => Objects.Reserve(new Ioas());
 
+    /// <summary>IOMMU_DESTROY: EBUSY while another object still depends on it, ENOENT for an unknown ID.</summary>
     public Errno Destroy(ObjectId id) => Objects.Destroy(id);
 
     /// <summary>
@@ -170,6 +176,7 @@ public sealed partial class IommufdContext : IDisposable
         return ioas.Value.PageTable.Unmap(iova, length, out unmapped);
     }
 
+    /// <summary>IOMMU_IOAS_IOVA_RANGES: the IOVA ranges a MAP may use now, and the alignment it needs.</summary>
     public Errno GetIovaRanges(IoasId id, out IReadOnlyList<IovaRange> ranges, out ulong alignment)
     {
         ranges = [];
@@ -182,6 +189,7 @@ public sealed partial class IommufdContext : IDisposable
         return Errno.Ok;
     }
 
+    /// <summary>IOMMU_IOAS_ALLOW_IOVAS: restricts automatic and fixed placement to <paramref name="ranges"/> (empty lifts it).</summary>
     public Errno AllowIovas(IoasId id, IReadOnlyList<IovaRange> ranges) =>
         AllowIovas(id, (uint)ranges.Count, (uint i, out IovaRange range) =>
         {
@@ -218,6 +226,7 @@ public sealed partial class IommufdContext : IDisposable
         return ioas.Held ? ioas.Value.PageTable.Reserve(start, last, owner: null) : ioas.Status;
     }
 
+    /// <summary>IOMMU_OPTION_HUGE_PAGES: whether domains of this IOAS may use pages larger than the CPU's.</summary>
     public Errno SetHugePages(IoasId id, bool enabled) => SetHugePages(id, enabled ? 1UL : 0UL);
 
     /// <summary>IOMMU_OPTION_HUGE_PAGES set: the IOAS is looked up (ENOENT) before the value is checked (0 or 1, else EINVAL).</summary>
@@ -229,6 +238,7 @@ public sealed partial class IommufdContext : IDisposable
         return value > 1 ? Errno.EINVAL : ioas.Value.PageTable.SetLargePages(value == 1);
     }
 
+    /// <summary>IOMMU_OPTION_HUGE_PAGES get.</summary>
     public Errno GetHugePages(IoasId id, out bool enabled)
     {
         using var ioas = Objects.Hold<Ioas>(id);

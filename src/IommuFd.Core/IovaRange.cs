@@ -6,6 +6,7 @@ namespace IommuFd.Core;
 /// </summary>
 public readonly record struct IovaRange(ulong Start, ulong Last)
 {
+    /// <summary>The whole 64-bit IOVA space.</summary>
     public static readonly IovaRange Everything = new(0, ulong.MaxValue);
 
     /// <summary>Builds a range from a start and a non-zero length; false when it would wrap.</summary>
@@ -35,11 +36,15 @@ public readonly record struct IovaRange(ulong Start, ulong Last)
     /// <summary>Length in bytes; saturates at ulong.MaxValue for the full 64-bit space.</summary>
     public ulong Length => Last - Start == ulong.MaxValue ? ulong.MaxValue : Last - Start + 1;
 
+    /// <summary>True when <paramref name="iova"/> lies in the range.</summary>
     public bool Contains(ulong iova) => iova >= Start && iova <= Last;
 
+    /// <summary>True when all of <paramref name="other"/> lies in the range.</summary>
     public bool Contains(IovaRange other) => other.Start >= Start && other.Last <= Last;
 
+    /// <summary>True when the ranges share at least one address.</summary>
     public bool Intersects(IovaRange other) => other.Start <= Last && other.Last >= Start;
 
+    /// <summary>The range as <c>[0xstart, 0xlast]</c>.</summary>
     public override string ToString() => $"[0x{Start:x}, 0x{Last:x}]";
 }

@@ -84,7 +84,7 @@ public sealed partial class IoPageTable
         }
     }
 
-    /// <summary>Releases a pin taken by <see cref="PinForAccess"/>; releasing twice does nothing.</summary>
+    /// <summary>Releases a pin taken by <c>PinForAccess</c>; releasing twice does nothing.</summary>
     public void UnpinForAccess(AccessPin pin)
     {
         lock (_lock)

@@ -9,6 +9,7 @@ public sealed record DeviceDescription
     /// <summary>A short name (e.g. "dma0"); unique in the machine.</summary>
     public required string Name { get; init; }
 
+    /// <summary>Where the device sits on PCI.</summary>
     public required PciAddress Pci { get; init; }
 
     /// <summary>Devices with the same group name share an iommu_group (and must sit behind one IOMMU).</summary>
@@ -30,5 +31,6 @@ public static class DeviceModels
     /// <summary>The built-in DMA test device (its registers come with the VFIO device fds).</summary>
     public const string DmaTest = "dma-test";
 
+    /// <summary>Every model name a description may use.</summary>
     public static IReadOnlyList<string> Known { get; } = [DmaTest];
 }

@@ -9,6 +9,7 @@ public sealed record IommuDescription
     /// <summary>The name devices refer to it by (e.g. "dmar0").</summary>
     public required string Id { get; init; }
 
+    /// <summary>Which IOMMU it emulates.</summary>
     public required IommuModel Model { get; init; }
 
     /// <summary>Input (IOVA) address width in bits.</summary>
@@ -20,6 +21,7 @@ public sealed record IommuDescription
     /// <summary>IOTLB entries (fully associative, least recently used goes first).</summary>
     public int IotlbEntries { get; init; } = 64;
 
+    /// <summary>Whether it advertises dirty tracking (IOMMU_HW_CAP_DIRTY_TRACKING).</summary>
     public bool DirtyTracking { get; init; }
 
     /// <summary>Whether paging domains may be NEST_PARENT and nested (stage-1) domains built on them.</summary>

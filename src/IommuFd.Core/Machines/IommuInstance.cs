@@ -7,6 +7,7 @@ namespace IommuFd.Core.Machines;
 /// <summary>One running IOMMU of a machine: its description, its driver and its IOTLB (shared by every device behind it).</summary>
 public sealed class IommuInstance
 {
+    /// <summary>An IOMMU of <paramref name="description"/> served by <paramref name="driver"/>, with an empty IOTLB.</summary>
     public IommuInstance(IommuDescription description, IIommuDriver driver)
     {
         Description = description;
@@ -14,10 +15,13 @@ public sealed class IommuInstance
         Iotlb = new Iotlb(description.IotlbEntries);
     }
 
+    /// <summary>The IOMMU's entry in the machine description.</summary>
     public IommuDescription Description { get; }
 
+    /// <summary>The driver that builds this IOMMU's domains.</summary>
     public IIommuDriver Driver { get; }
 
+    /// <summary>The IOTLB every device behind this IOMMU shares.</summary>
     public Iotlb Iotlb { get; }
 
     /// <summary>

@@ -5,8 +5,11 @@ public enum IommuModel
 {
     /// <summary>The kernel selftest's mock IOMMU (today's behaviour).</summary>
     Selftest,
+    /// <summary>Intel VT-d.</summary>
     IntelVtd,
+    /// <summary>AMD-Vi (AMD IOMMU).</summary>
     AmdVi,
+    /// <summary>Arm SMMUv3.</summary>
     ArmSmmuV3,
 }
 
@@ -15,6 +18,7 @@ public static class IommuModels
 {
     private const ulong K4 = 1UL << 12, K16 = 1UL << 14, K64 = 1UL << 16, M2 = 1UL << 21, M32 = 1UL << 25, M512 = 1UL << 29, G1 = 1UL << 30;
 
+    /// <summary>The model's JSON name.</summary>
     public static string Name(IommuModel model) => model switch
     {
         IommuModel.Selftest => "selftest",
@@ -24,6 +28,7 @@ public static class IommuModels
         _ => throw new ArgumentOutOfRangeException(nameof(model)),
     };
 
+    /// <summary>The model with JSON name <paramref name="name"/>; false for an unknown name.</summary>
     public static bool TryParse(string name, out IommuModel model)
     {
         foreach (var candidate in Enum.GetValues<IommuModel>())
@@ -38,6 +43,7 @@ public static class IommuModels
         return false;
     }
 
+    /// <summary>Every model's JSON name, comma-separated (for error messages).</summary>
     public static string AllNames => string.Join(", ", Enum.GetValues<IommuModel>().Select(Name));
 
     /// <summary>

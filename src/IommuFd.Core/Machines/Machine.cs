@@ -12,6 +12,7 @@ namespace IommuFd.Core.Machines;
 /// </summary>
 public sealed class Machine
 {
+    /// <summary>Validates and brings up <paramref name="description"/>; each IOMMU's driver comes from <paramref name="driverFor"/>, else the mock.</summary>
     public Machine(MachineDescription description, Func<IommuDescription, IIommuDriver>? driverFor = null)
     {
         description.Validate();
@@ -28,12 +29,16 @@ public sealed class Machine
         })];
     }
 
+    /// <summary>What this machine was built from.</summary>
     public MachineDescription Description { get; }
 
+    /// <summary>The running IOMMUs, in description order.</summary>
     public IReadOnlyList<IommuInstance> Iommus { get; }
 
+    /// <summary>The devices, in description order.</summary>
     public IReadOnlyList<MachineDevice> Devices { get; }
 
+    /// <summary>The device named <paramref name="name"/>; <see cref="KeyNotFoundException"/> when there is none.</summary>
     public MachineDevice Device(string name) =>
         Devices.FirstOrDefault(d => d.Description.Name == name) ?? throw new KeyNotFoundException($"no device '{name}' in machine '{Description.Name}'");
 }

@@ -10,18 +10,22 @@ public sealed record MachineDescription
     /// <summary>The environment variable `iommufd-emu run --machine` sets: a preset name or an absolute file path.</summary>
     public const string EnvironmentVariable = "IOMMUFD_EMU_MACHINE";
 
+    /// <summary>The machine's name (a preset's name, or the one its JSON gives).</summary>
     public required string Name { get; init; }
 
     /// <summary>One line saying what the machine is (shown by `iommufd-emu machines`).</summary>
     public string Summary { get; init; } = "";
 
+    /// <summary>The IOMMUs, at least one.</summary>
     public required IReadOnlyList<IommuDescription> Iommus { get; init; }
 
+    /// <summary>The devices, each naming the IOMMU it sits behind.</summary>
     public IReadOnlyList<DeviceDescription> Devices { get; init; } = [];
 
     /// <summary>Whether this is the selftest machine, today's behaviour (mock devices made on demand).</summary>
     public bool IsSelftest => Iommus.Count == 1 && Iommus[0].Model == IommuModel.Selftest && Devices.Count == 0;
 
+    /// <summary>The IOMMU <paramref name="device"/> sits behind.</summary>
     public IommuDescription IommuOf(DeviceDescription device) =>
         Iommus.First(i => i.Id == device.Iommu);
 

@@ -14,10 +14,13 @@ public sealed class MachineDevice
         Group = group;
     }
 
+    /// <summary>The device's entry in the machine description.</summary>
     public DeviceDescription Description { get; }
 
+    /// <summary>The IOMMU the device sits behind.</summary>
     public IommuInstance Iommu { get; }
 
+    /// <summary>The device's group, shared with the group's other devices.</summary>
     public DeviceGroup Group { get; }
 
     /// <summary>

@@ -10,6 +10,7 @@ namespace IommuFd.Core.Machines;
 /// </summary>
 public static class MachineJson
 {
+    /// <summary>Reads and validates a description from JSON text; <paramref name="source"/> names it in errors.</summary>
     public static MachineDescription Parse(string json, string? source = null) => Parse(Encoding.UTF8.GetBytes(json), source);
 
     /// <summary>Reads and validates a description; throws <see cref="MachineDescriptionException"/> on the first problem.</summary>
@@ -22,6 +23,7 @@ public static class MachineJson
         return machine;
     }
 
+    /// <summary>The description as JSON that <see cref="Parse(string, string?)"/> reads back to an equal one.</summary>
     public static string Write(MachineDescription machine)
     {
         var buffer = new ArrayBufferWriter<byte>();

@@ -6,6 +6,7 @@ namespace IommuFd.Core.Machines;
 /// </summary>
 public static class MachinePresets
 {
+    /// <summary>The kernel selftest's machine: one mock IOMMU, devices made on demand.</summary>
     public static MachineDescription Selftest { get; } = new()
     {
         Name = "selftest",
@@ -13,20 +14,25 @@ public static class MachinePresets
         Iommus = [IommuDescription.ForModel("mock0", IommuModel.Selftest)],
     };
 
+    /// <summary>Two devices behind an Intel VT-d IOMMU.</summary>
     public static MachineDescription IntelVtd { get; } = TwoDevices("intel-vtd",
         "Intel VT-d, 48-bit, 4K/2M/1G, nesting, PASID 20, PRI, dirty tracking; two DMA test devices",
         IommuDescription.ForModel("dmar0", IommuModel.IntelVtd), firstSlot: 3);
 
+    /// <summary>Two devices behind an AMD-Vi IOMMU.</summary>
     public static MachineDescription AmdVi { get; } = TwoDevices("amd-vi",
         "AMD-Vi (v1 tables), 48-bit, 4K/2M/1G, PASID 16, PRI, dirty tracking; two DMA test devices",
         IommuDescription.ForModel("ivhd0", IommuModel.AmdVi), firstSlot: 3);
 
+    /// <summary>Two devices behind an Arm SMMUv3.</summary>
     public static MachineDescription ArmSmmuV3 { get; } = TwoDevices("arm-smmuv3",
         "Arm SMMUv3, 48-bit, 4K granule, nesting, SSID 20, stall/PRI, HTTU dirty; two DMA test devices",
         IommuDescription.ForModel("smmu0", IommuModel.ArmSmmuV3), firstSlot: 1);
 
+    /// <summary>Every preset, as `iommufd-emu machines` lists them.</summary>
     public static IReadOnlyList<MachineDescription> All { get; } = [Selftest, IntelVtd, AmdVi, ArmSmmuV3];
 
+    /// <summary>The preset called <paramref name="name"/>; false when there is none.</summary>
     public static bool TryGet(string name, out MachineDescription machine)
     {
         machine = All.FirstOrDefault(m => m.Name == name)!;

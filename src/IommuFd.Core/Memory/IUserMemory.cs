@@ -7,8 +7,10 @@ namespace IommuFd.Core.Memory;
 /// </summary>
 public interface IUserMemory
 {
+    /// <summary>Copies <paramref name="destination"/>.Length bytes from <paramref name="address"/>; EFAULT if any byte is unmapped.</summary>
     Errno Read(ulong address, Span<byte> destination);
 
+    /// <summary>Copies <paramref name="source"/> to <paramref name="address"/>; EFAULT if any byte is unmapped or read-only.</summary>
     Errno Write(ulong address, ReadOnlySpan<byte> source);
 
     /// <summary>

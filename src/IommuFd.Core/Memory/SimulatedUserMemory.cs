@@ -66,6 +66,7 @@ public sealed class SimulatedUserMemory : IUserMemory
         }
     }
 
+    /// <inheritdoc/>
     public Errno Read(ulong address, Span<byte> destination)
     {
         lock (_lock)
@@ -88,6 +89,7 @@ public sealed class SimulatedUserMemory : IUserMemory
         }
     }
 
+    /// <inheritdoc/>
     public Errno Write(ulong address, ReadOnlySpan<byte> source)
     {
         lock (_lock)
@@ -110,6 +112,7 @@ public sealed class SimulatedUserMemory : IUserMemory
         }
     }
 
+    /// <inheritdoc/>
     public Errno Pin(ulong pageAddress, ulong pageCount, bool writable)
     {
         if (pageCount == 0)
@@ -125,6 +128,7 @@ public sealed class SimulatedUserMemory : IUserMemory
         return Errno.Ok;
     }
 
+    /// <inheritdoc/>
     public void Unpin(ulong pageAddress, ulong pageCount) => _pins.Unpin(pageAddress, pageCount);
 
     /// <summary>Pins of the page: through this address, and through pin addresses whose page is still here.</summary>
@@ -149,12 +153,14 @@ public sealed class SimulatedUserMemory : IUserMemory
     }
 
     // Regions never alias one another; a pin address names the program's page until that page is moved.
+    /// <inheritdoc/>
     public bool SamePage(ulong a, ulong b)
     {
         lock (_lock)
             return CpuPage.AlignDown(PageKeyLocked(a)) == CpuPage.AlignDown(PageKeyLocked(b));
     }
 
+    /// <inheritdoc/>
     public ulong ReservePinAddress(ulong pageAddress, ulong length)
     {
         if (!PinsOutliveUnmap)
@@ -171,6 +177,7 @@ public sealed class SimulatedUserMemory : IUserMemory
         }
     }
 
+    /// <inheritdoc/>
     public void ReleasePinAddress(ulong pinAddress, ulong length)
     {
         if (!PinsOutliveUnmap)
