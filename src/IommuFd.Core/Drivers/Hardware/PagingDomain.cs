@@ -22,7 +22,7 @@ public sealed class PagingDomain<TCodec> : IHardwarePagingDomain where TCodec : 
         if (aperture.Last > format.InputLast)
             throw new ArgumentException($"aperture {aperture} exceeds {format}", nameof(aperture));
         Owner = owner;
-        _table = new LockedPageTable<TCodec>(new RadixPageTable<TCodec>(format, pageSizes), DirtyOnWrite.WalkedEntry);
+        _table = new LockedPageTable<TCodec>(new RadixPageTable<TCodec>(format, pageSizes), DirtyOnWrite.WalkedEntry, flags.HasFlag(HwptAllocFlags.DirtyTracking));
         Aperture = aperture;
         PageSizeBitmap = pageSizes;
         Flags = flags;
@@ -86,17 +86,11 @@ public sealed class PagingDomain<TCodec> : IHardwarePagingDomain where TCodec : 
         return entries;
     }
 
-    public bool CanTrackDirty => Flags.HasFlag(HwptAllocFlags.DirtyTracking);
+    public bool CanTrackDirty => _table.CanTrackDirty;
 
     public bool DirtyTracking => _table.DirtyTracking;
 
-    public Errno SetDirtyTracking(bool enable)
-    {
-        if (!CanTrackDirty)
-            return Errno.EOPNOTSUPP;
-        _table.SetDirtyTracking(enable);
-        return Errno.Ok;
-    }
+    public Errno SetDirtyTracking(bool enable) => _table.SetDirtyTracking(enable);
 
     public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink =>
         _table.ReadDirty(first, last, clear, ref sink);

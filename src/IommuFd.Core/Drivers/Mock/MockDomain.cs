@@ -28,7 +28,6 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
     public MockDomain(MockPageTableType type, bool canTrackDirty = false)
     {
         Type = type;
-        CanTrackDirty = canTrackDirty;
         RadixPageTable<AmdV1PteCodec> table;
         switch (type)
         {
@@ -48,7 +47,7 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
                 throw new ArgumentOutOfRangeException(nameof(type), type, "unknown mock page table type");
         }
         PageSizeBitmap = table.PageSizes;
-        _table = new LockedPageTable<AmdV1PteCodec>(table, DirtyOnWrite.WholeLeafRun);
+        _table = new LockedPageTable<AmdV1PteCodec>(table, DirtyOnWrite.WholeLeafRun, canTrackDirty);
     }
 
     public MockPageTableType Type { get; }
@@ -98,17 +97,11 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
     /// <summary>Bytes of IOVA currently translated.</summary>
     public ulong MappedBytes => _table.Read(static t => t.MappedBytes);
 
-    public bool CanTrackDirty { get; }
+    public bool CanTrackDirty => _table.CanTrackDirty;
 
     public bool DirtyTracking => _table.DirtyTracking;
 
-    public Errno SetDirtyTracking(bool enable)
-    {
-        if (!CanTrackDirty)
-            return Errno.EOPNOTSUPP;
-        _table.SetDirtyTracking(enable);
-        return Errno.Ok;
-    }
+    public Errno SetDirtyTracking(bool enable) => _table.SetDirtyTracking(enable);
 
     public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink =>
         _table.ReadDirty(first, last, clear, ref sink);

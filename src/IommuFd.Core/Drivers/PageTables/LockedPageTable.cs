@@ -16,10 +16,12 @@ public sealed class LockedPageTable<TCodec> where TCodec : struct, IPteCodec
     private readonly DirtyOnWrite _dirtyOnWrite;
     private bool _dirtyTracking;
 
-    public LockedPageTable(RadixPageTable<TCodec> table, DirtyOnWrite dirtyOnWrite)
+    /// <param name="canTrackDirty">Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING: without it tracking cannot be switched on.</param>
+    public LockedPageTable(RadixPageTable<TCodec> table, DirtyOnWrite dirtyOnWrite, bool canTrackDirty)
     {
         _table = table;
         _dirtyOnWrite = dirtyOnWrite;
+        CanTrackDirty = canTrackDirty;
     }
 
     /// <summary>The table itself, unlocked: for tests and diagnostics that do not race Map/Unmap.</summary>
@@ -93,6 +95,8 @@ public sealed class LockedPageTable<TCodec> where TCodec : struct, IPteCodec
         return true;
     }
 
+    public bool CanTrackDirty { get; }
+
     public bool DirtyTracking
     {
         get
@@ -102,9 +106,11 @@ public sealed class LockedPageTable<TCodec> where TCodec : struct, IPteCodec
         }
     }
 
-    /// <summary>Turning tracking on starts from a clean slate: dirty state left from before is dropped.</summary>
-    public void SetDirtyTracking(bool enable)
+    /// <summary>EOPNOTSUPP without <see cref="CanTrackDirty"/>. Turning tracking on starts from a clean slate: dirty state left from before is dropped.</summary>
+    public Errno SetDirtyTracking(bool enable)
     {
+        if (!CanTrackDirty)
+            return Errno.EOPNOTSUPP;
         var discard = new DiscardDirty();
         lock (_lock)
         {
@@ -112,6 +118,7 @@ public sealed class LockedPageTable<TCodec> where TCodec : struct, IPteCodec
                 _table.ScanDirty(0, ulong.MaxValue, clear: true, ref discard);
             _dirtyTracking = enable;
         }
+        return Errno.Ok;
     }
 
     public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink
