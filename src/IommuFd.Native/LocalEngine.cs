@@ -107,31 +107,21 @@ internal sealed unsafe class LocalEngine : IEngineRoute
     /// </summary>
     public long Mmap(long handle, ulong offset, ulong length, ulong destination)
     {
-        ContextTable.Entry? entry = null;
-        try
+        using var call = new ContextCall(_gate, _contexts, handle);
+        if (call.Open is not { } entry)
+            return NativeResult.Of(Errno.EBADF);
+        var rc = entry.Context.MapViommuRegion(offset, length, out var mapping);
+        if (rc != Errno.Ok)
+            return NativeResult.Of(rc);
+        rc = _memory.Write(destination, mapping!.Region.Contents);
+        if (rc != Errno.Ok)
         {
-            using var _ = _gate.Enter(handle);
-            entry = _contexts.Find(handle);
-            if (entry is null || entry.Closed != 0)
-                return NativeResult.Of(Errno.EBADF);
-            var rc = entry.Context.MapViommuRegion(offset, length, out var mapping);
-            if (rc != Errno.Ok)
-                return NativeResult.Of(rc);
-            rc = _memory.Write(destination, mapping!.Region.Contents);
-            if (rc != Errno.Ok)
-            {
-                mapping.Dispose();
-                return NativeResult.Of(rc);
-            }
-            var cookie = ((ulong)Epoch << ContextTable.EpochShift) | (ulong)Interlocked.Increment(ref _mappingSerial);
-            _mappings[cookie] = mapping;
-            return (long)cookie;
+            mapping.Dispose();
+            return NativeResult.Of(rc);
         }
-        finally
-        {
-            if (entry is { Closed: not 0 })
-                _contexts.AfterLeavingClosed(entry);
-        }
+        var cookie = ((ulong)Epoch << ContextTable.EpochShift) | (ulong)Interlocked.Increment(ref _mappingSerial);
+        _mappings[cookie] = mapping;
+        return (long)cookie;
     }
 
     public void Munmap(ulong cookie)
@@ -166,23 +156,13 @@ internal sealed unsafe class LocalEngine : IEngineRoute
         }
     }
 
-    /// <summary>Marked inside before the look-up, so a close racing us either sees the mark or makes the look-up fail.</summary>
+    /// <summary>One ioctl on an open context (see <see cref="ContextCall"/> for how it races a close).</summary>
     private int Serve(long handle, IommuHost caller, ulong command, ulong arg)
     {
-        ContextTable.Entry? entry = null;
-        try
-        {
-            using var _ = _gate.Enter(handle);
-            entry = _contexts.Find(handle);
-            if (entry is null || entry.Closed != 0)
-                return Refuse(command, handle, Errno.EBADF);
-            return IoctlDispatcher.Ioctl(entry.Context, caller, command, (nint)arg);
-        }
-        finally
-        {
-            if (entry is { Closed: not 0 })
-                _contexts.AfterLeavingClosed(entry);
-        }
+        using var call = new ContextCall(_gate, _contexts, handle);
+        if (call.Open is not { } entry)
+            return Refuse(command, handle, Errno.EBADF);
+        return IoctlDispatcher.Ioctl(entry.Context, caller, command, (nint)arg);
     }
 
     private long Transfer(ulong cookie, ulong buffer, ulong length, bool write)

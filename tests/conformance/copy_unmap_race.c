@@ -6,31 +6,18 @@
  * file's pages, so it can never see the second file (or nothing). Bounded: 1.5 s. */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
-#include <time.h>
 #include "check.h"
 #include "iommufd_helpers.h"
+#include "race_helpers.h"
 
 #define LEN (64 * 1024UL)
 #define IOVA_A 0x1000000UL
 #define IOVA_B 0x2000000UL
-#define IOMMU_IOAS_MAP_FILE IOMMU_CMD(0x8f)
 #define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
 #define TEST_OP_CREATE_ACCESS 5
 #define TEST_OP_ACCESS_RW 8
-
-struct iommu_ioas_map_file {
-	uint32_t size;
-	uint32_t flags;
-	uint32_t ioas_id;
-	int32_t fd;
-	u64a start;
-	u64a length;
-	u64a iova;
-};
-_Static_assert(sizeof(struct iommu_ioas_map_file) == 40, "iommu_ioas_map_file");
 
 struct iommu_test_cmd {
 	uint32_t size;
@@ -53,20 +40,7 @@ static int mapper_failures, mapper_rounds;
 
 static int map_file_at(int mfd, uint64_t iova)
 {
-	struct iommu_ioas_map_file m = {
-		.size = sizeof(m), .flags = MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA, .ioas_id = src_ioas,
-		.fd = mfd, .start = 0, .length = LEN, .iova = iova,
-	};
-	return ioctl(fd, IOMMU_IOAS_MAP_FILE, &m);
-}
-
-/* The two threads on different CPUs, so they overlap (when there are two). */
-static void pin_to_cpu(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	return ioas_map_file(fd, src_ioas, mfd, 0, LEN, MAP_RW | IOMMU_IOAS_MAP_FIXED_IOVA, &iova);
 }
 
 static void *map_and_unmap(void *arg)
@@ -92,13 +66,6 @@ static int memfd_filled(const char *name, int byte)
 	memset(p, byte, LEN);
 	munmap(p, LEN);
 	return mfd;
-}
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 int main(void)

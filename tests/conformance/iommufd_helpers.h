@@ -38,6 +38,20 @@ static inline int ioas_map(int fd, uint32_t ioas, void *buf, uint64_t len, uint3
 	return rc;
 }
 
+/* IOMMU_IOAS_MAP_FILE of [start, start + len) of mfd; *iova is the fixed IOVA in, the IOVA used out. */
+static inline int ioas_map_file(int fd, uint32_t ioas, int mfd, uint64_t start, uint64_t len, uint32_t flags,
+				uint64_t *iova)
+{
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m), .flags = flags, .ioas_id = ioas, .fd = mfd,
+		.start = start, .length = len, .iova = *iova,
+	};
+	int rc = ioctl(fd, IOMMU_IOAS_MAP_FILE, &m);
+	if (!rc)
+		*iova = m.iova;
+	return rc;
+}
+
 static inline int ioas_unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len, uint64_t *unmapped)
 {
 	struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len };

@@ -22,6 +22,7 @@
 #define IOMMU_IOAS_MAP         IOMMU_CMD(0x85)
 #define IOMMU_IOAS_UNMAP       IOMMU_CMD(0x86)
 #define IOMMU_OPTION           IOMMU_CMD(0x87)
+#define IOMMU_IOAS_MAP_FILE    IOMMU_CMD(0x8f)
 
 #define u64a uint64_t __attribute__((aligned(8)))
 
@@ -95,6 +96,17 @@ struct iommu_ioas_unmap {
 enum { IOMMU_OPTION_RLIMIT_MODE = 0, IOMMU_OPTION_HUGE_PAGES = 1 };
 enum { IOMMU_OPTION_OP_SET = 0, IOMMU_OPTION_OP_GET = 1 };
 
+/* MAP_FILE: [start, start + length) of the file fd, at iova (in with FIXED_IOVA, else out). */
+struct iommu_ioas_map_file {
+	uint32_t size;
+	uint32_t flags;
+	uint32_t ioas_id;
+	int32_t fd;
+	u64a start;
+	u64a length;
+	u64a iova;
+};
+
 struct iommu_option {
 	uint32_t size;
 	uint32_t option_id;
@@ -113,6 +125,7 @@ _Static_assert(sizeof(struct iommu_ioas_map) == 40, "map");
 _Static_assert(sizeof(struct iommu_ioas_copy) == 40, "copy");
 _Static_assert(sizeof(struct iommu_ioas_unmap) == 24, "unmap");
 _Static_assert(sizeof(struct iommu_option) == 24, "option");
+_Static_assert(sizeof(struct iommu_ioas_map_file) == 40, "map_file");
 _Static_assert(offsetof(struct iommu_option, val64) == 16, "option val64");
 
 #endif

@@ -4,52 +4,18 @@
  * not by wherever the engine happens to map the file. */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 #include "check.h"
 #include "iommufd_helpers.h"
+#include "race_helpers.h"
 
 #define PAGE 4096UL
 #define MIB (1024UL * 1024)
-#define IOMMU_IOAS_MAP_FILE IOMMU_CMD(0x8f)
-
-struct iommu_ioas_map_file {
-	uint32_t size;
-	uint32_t flags;
-	uint32_t ioas_id;
-	int32_t fd;
-	u64a start;
-	u64a length;
-	u64a iova;
-};
-_Static_assert(sizeof(struct iommu_ioas_map_file) == 40, "iommu_ioas_map_file");
-
-static int map_file(int fd, uint32_t ioas, int mfd, uint64_t start, uint64_t len, uint64_t *iova)
-{
-	struct iommu_ioas_map_file m = {
-		.size = sizeof(m), .flags = MAP_RW, .ioas_id = ioas, .fd = mfd,
-		.start = start, .length = len,
-	};
-	int rc = ioctl(fd, IOMMU_IOAS_MAP_FILE, &m);
-	if (!rc)
-		*iova = m.iova;
-	return rc;
-}
 
 static int watched_fd;
 static atomic_int watch_stop, offset_moves;
-
-/* The watcher and the mapper on different CPUs, so they overlap (when there are two). */
-static void pin_to_cpu(int cpu)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
 
 /* Reads the file offset over and over: the kernel's MAP_FILE never changes it. */
 static void *watch_offset(void *arg)
@@ -60,13 +26,6 @@ static void *watch_offset(void *arg)
 		if (lseek(watched_fd, 0, SEEK_CUR) != (off_t)PAGE)
 			atomic_fetch_add(&offset_moves, 1);
 	return NULL;
-}
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 /* Another thread of the program sees the fd's offset stay put while MAP_FILE runs. */
@@ -85,7 +44,7 @@ static void offset_untouched(int fd, uint32_t ioas)
 	int maps = 0, failures = 0;
 	for (double end = now() + 0.5; now() < end;) {
 		uint64_t iova = 0;
-		if (map_file(fd, ioas, mfd, 0, PAGE, &iova) || ioas_unmap(fd, ioas, iova, PAGE, NULL))
+		if (ioas_map_file(fd, ioas, mfd, 0, PAGE, MAP_RW, &iova) || ioas_unmap(fd, ioas, iova, PAGE, NULL))
 			failures++;
 		maps++;
 	}
@@ -108,12 +67,12 @@ static void iova_by_file_offset(int fd)
 
 	uint32_t ioas = ioas_alloc(fd);
 	uint64_t iova = 0;
-	CHECK_ERR(map_file(fd, ioas, mfd, 2 * MIB, 2 * MIB, &iova), 0);
+	CHECK_ERR(ioas_map_file(fd, ioas, mfd, 2 * MIB, 2 * MIB, MAP_RW, &iova), 0);
 	CHECK(iova == 2 * MIB, "2 MiB at file offset 2 MiB: IOVA 0x%llx (want 0x200000)", (unsigned long long)iova);
 	CHECK_ERR(destroy(fd, ioas), 0);
 
 	ioas = ioas_alloc(fd);
-	CHECK_ERR(map_file(fd, ioas, mfd, 64 * 1024, 64 * 1024, &iova), 0);
+	CHECK_ERR(ioas_map_file(fd, ioas, mfd, 64 * 1024, 64 * 1024, MAP_RW, &iova), 0);
 	CHECK(iova == 64 * 1024, "64 KiB at file offset 64 KiB: IOVA 0x%llx (want 0x10000)", (unsigned long long)iova);
 	/* A COPY with an automatic IOVA aligns by the source's file offset too. */
 	uint32_t dst = ioas_alloc(fd);

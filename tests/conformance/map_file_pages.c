@@ -10,7 +10,6 @@
 
 #define PAGE 4096UL
 #define FILE_PAGES 8
-#define IOMMU_IOAS_MAP_FILE IOMMU_CMD(0x8f)
 #define IOMMU_IOAS_CHANGE_PROCESS IOMMU_CMD(0x92)
 #define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
 #define TEST_OP_MOCK_DOMAIN 2
@@ -19,17 +18,6 @@
 #define TEST_OP_CREATE_ACCESS 5
 #define TEST_OP_ACCESS_PAGES 7
 #define ACCESS_NEEDS_PIN_PAGES 1
-
-struct iommu_ioas_map_file {
-	uint32_t size;
-	uint32_t flags;
-	uint32_t ioas_id;
-	int32_t fd;
-	u64a start;
-	u64a length;
-	u64a iova;
-};
-_Static_assert(sizeof(struct iommu_ioas_map_file) == 40, "iommu_ioas_map_file");
 
 struct iommu_test_cmd {
 	uint32_t size;
@@ -52,18 +40,6 @@ static int test_cmd(int fd, struct iommu_test_cmd *c)
 {
 	c->size = sizeof(*c);
 	return ioctl(fd, IOMMU_TEST_CMD, c);
-}
-
-static int map_file(int fd, uint32_t ioas, int mfd, uint64_t start, uint64_t len, uint64_t *iova)
-{
-	struct iommu_ioas_map_file m = {
-		.size = sizeof(m), .flags = MAP_RW, .ioas_id = ioas, .fd = mfd,
-		.start = start, .length = len,
-	};
-	int rc = ioctl(fd, IOMMU_IOAS_MAP_FILE, &m);
-	if (!rc)
-		*iova = m.iova;
-	return rc;
 }
 
 static int check_map(int fd, uint32_t hwpt, uint64_t iova, uint64_t len, void *uptr)
@@ -109,7 +85,7 @@ int main(void)
 
 	CHECK_ERR(check_refs(fd, buf, FILE_PAGES * PAGE, 0), 0);
 	uint64_t iova = 0;
-	CHECK_ERR(map_file(fd, ioas, mfd, 2 * PAGE, 3 * PAGE, &iova), 0);
+	CHECK_ERR(ioas_map_file(fd, ioas, mfd, 2 * PAGE, 3 * PAGE, MAP_RW, &iova), 0);
 
 	/* Only file mappings can move to another process; a plain MAP refuses it. */
 	struct { uint32_t size, reserved; } change = { sizeof(change), 0 };
@@ -144,7 +120,7 @@ int main(void)
 
 	/* A second MAP_FILE of an overlapping range pins those pages again. */
 	uint64_t iova2 = 0;
-	CHECK_ERR(map_file(fd, ioas, mfd, 4 * PAGE, 2 * PAGE, &iova2), 0);
+	CHECK_ERR(ioas_map_file(fd, ioas, mfd, 4 * PAGE, 2 * PAGE, MAP_RW, &iova2), 0);
 	CHECK_ERR(check_refs(fd, buf + 4 * PAGE, PAGE, 2), 0);
 	CHECK_ERR(check_refs(fd, buf + 5 * PAGE, PAGE, 1), 0);
 	CHECK_ERR(check_map(fd, hwpt, iova2, PAGE, buf + 4 * PAGE), 0);

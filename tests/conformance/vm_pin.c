@@ -10,18 +10,9 @@
 #include "iommufd_helpers.h"
 
 #define PAGE 4096UL
-#define IOMMU_IOAS_MAP_FILE IOMMU_CMD(0x8f)
 #define IOMMU_IOAS_CHANGE_PROCESS IOMMU_CMD(0x92)
 #define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
 #define TEST_OP_MOCK_DOMAIN 2
-
-struct iommu_ioas_map_file {
-	uint32_t size, flags, ioas_id;
-	int32_t fd;
-	u64a start;
-	u64a length;
-	u64a iova;
-};
 
 struct iommu_ioas_change_process {
 	uint32_t size, __reserved;

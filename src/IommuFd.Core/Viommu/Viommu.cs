@@ -52,10 +52,7 @@ public sealed class Viommu : IommufdObject
     internal void RemoveVdevice(Vdevice vdevice)
     {
         lock (_lock)
-        {
-            if (_vdevices.TryGetValue(vdevice.VirtualId, out var found) && ReferenceEquals(found, vdevice))
-                _vdevices.Remove(vdevice.VirtualId);
-        }
+            RemoveIfCurrent(_vdevices, vdevice.VirtualId, vdevice);
     }
 
     /// <summary>The event queue of <paramref name="type"/>, or null.</summary>
@@ -74,10 +71,7 @@ public sealed class Viommu : IommufdObject
     internal void RemoveVeventq(Veventq queue)
     {
         lock (_lock)
-        {
-            if (_veventqs.TryGetValue(queue.Type, out var found) && ReferenceEquals(found, queue))
-                _veventqs.Remove(queue.Type);
-        }
+            RemoveIfCurrent(_veventqs, queue.Type, queue);
     }
 
     /// <summary>The HW queue at <paramref name="index"/>, or null.</summary>
@@ -96,6 +90,15 @@ public sealed class Viommu : IommufdObject
             else
                 _hwQueues[index] = queue;
         }
+    }
+
+    /// <summary>Removes <paramref name="key"/> only while it still names <paramref name="value"/>: a destroy that lost a race to re-add must not drop the newcomer.</summary>
+    private static void RemoveIfCurrent<TKey, TValue>(Dictionary<TKey, TValue> map, TKey key, TValue value)
+        where TKey : notnull
+        where TValue : class
+    {
+        if (map.TryGetValue(key, out var found) && ReferenceEquals(found, value))
+            map.Remove(key);
     }
 
     protected internal override void OnDestroy() => Context.Objects.RemoveUser(Parent);

@@ -44,9 +44,7 @@ internal sealed class ChildRoute(int parentEpoch, ForkLink link, EngineCopy copy
     }
 
     public long ObjectRead(ulong cookie, ulong buffer, ulong length) =>
-        IsInherited(cookie) ? NativeResult.Of(Errno.EIO)
-        : _engine is { } engine ? engine.ObjectRead(cookie, buffer, length)
-        : NativeResult.Of(Errno.EBADF);
+        ObjectIo(cookie, buffer, length, static (engine, c, b, l) => engine.ObjectRead(c, b, l));
 
     /// <summary>A parent's context cannot be mapped from a child (ENODEV); the child's own can.</summary>
     public long Mmap(long handle, ulong offset, ulong length, ulong destination) =>
@@ -60,8 +58,15 @@ internal sealed class ChildRoute(int parentEpoch, ForkLink link, EngineCopy copy
     }
 
     public long ObjectWrite(ulong cookie, ulong buffer, ulong length) =>
+        ObjectIo(cookie, buffer, length, static (engine, c, b, l) => engine.ObjectWrite(c, b, l));
+
+    /// <summary>
+    /// Object data moves only through the child's own objects: the parent's answer EIO, and before the
+    /// child has an engine it has no objects (EBADF).
+    /// </summary>
+    private long ObjectIo(ulong cookie, ulong buffer, ulong length, Func<IEngineRoute, ulong, ulong, ulong, long> io) =>
         IsInherited(cookie) ? NativeResult.Of(Errno.EIO)
-        : _engine is { } engine ? engine.ObjectWrite(cookie, buffer, length)
+        : _engine is { } engine ? io(engine, cookie, buffer, length)
         : NativeResult.Of(Errno.EBADF);
 
     /// <summary>

@@ -9,13 +9,11 @@ namespace IommuFd.Core.Drivers.Hardware;
 /// whose output addresses are the program's addresses. Device DMA walks the table; while dirty tracking is
 /// on, a permitted write sets the leaf's dirty state the way the format encodes it (VT-d / AMD / x86 D bit,
 /// ARM DBM writable-clean to writable-dirty), and reading dirty state scans and clears those same bits.
-/// One lock guards the table: table slots are reused after a prune, so a walk must not race a Map/Unmap.
+/// The lock, walk and dirty switch are the <see cref="LockedPageTable{TCodec}"/> it shares with the mock domain.
 /// </summary>
 public sealed class PagingDomain<TCodec> : IHardwarePagingDomain where TCodec : struct, IPteCodec
 {
-    private readonly Lock _lock = new();
-    private readonly RadixPageTable<TCodec> _table;
-    private bool _dirtyTracking;
+    private readonly LockedPageTable<TCodec> _table;
 
     /// <param name="aperture">What the hardware can translate: inside the format's input range.</param>
     /// <param name="pageSizes">The leaf sizes Map may use (a subset of the format's).</param>
@@ -24,7 +22,7 @@ public sealed class PagingDomain<TCodec> : IHardwarePagingDomain where TCodec : 
         if (aperture.Last > format.InputLast)
             throw new ArgumentException($"aperture {aperture} exceeds {format}", nameof(aperture));
         Owner = owner;
-        _table = new RadixPageTable<TCodec>(format, pageSizes);
+        _table = new LockedPageTable<TCodec>(new RadixPageTable<TCodec>(format, pageSizes), DirtyOnWrite.WalkedEntry, flags.HasFlag(HwptAllocFlags.DirtyTracking));
         Aperture = aperture;
         PageSizeBitmap = pageSizes;
         Flags = flags;
@@ -32,7 +30,7 @@ public sealed class PagingDomain<TCodec> : IHardwarePagingDomain where TCodec : 
 
     public HardwareIommuDriver Owner { get; }
 
-    public string FormatName => _table.Format.Name;
+    public string FormatName => _table.Unlocked.Format.Name;
 
     public HwptAllocFlags Flags { get; }
 
@@ -43,32 +41,15 @@ public sealed class PagingDomain<TCodec> : IHardwarePagingDomain where TCodec : 
     public DmaCacheTag CacheTag { get; } = new();
 
     /// <summary>The table's root as hardware would be given it (context / DTE / STE / CD).</summary>
-    public ulong RootAddress
-    {
-        get
-        {
-            lock (_lock)
-                return _table.RootAddress;
-        }
-    }
+    public ulong RootAddress => _table.Read(static t => t.RootAddress);
 
     /// <summary>EINVAL: unaligned to the smallest page, or outside the aperture; EEXIST: already mapped. All or nothing.</summary>
-    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue)
-    {
-        if (((iova | userAddress | length) & (_table.SmallestPage - 1)) != 0)
-            return Errno.EINVAL;
-        if (length == 0)
-            return Errno.Ok;
-        if (!IovaRange.TryFromLength(iova, length, out var range) || !Aperture.Contains(range))
-            return Errno.EINVAL;
-        lock (_lock)
-            return _table.Map(iova, userAddress, length, prot, largestPage);
-    }
+    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue) =>
+        _table.Map(Aperture, iova, userAddress, length, prot, largestPage);
 
     public void Unmap(ulong iova, ulong length)
     {
-        lock (_lock)
-            _table.Unmap(iova, length);
+        _table.Unmap(iova, length);
         // The kernel flushes the IOTLB before UNMAP returns.
         CacheTag.InvalidateRange(iova, length);
     }
@@ -76,98 +57,43 @@ public sealed class PagingDomain<TCodec> : IHardwarePagingDomain where TCodec : 
     public bool TracksDirty => DirtyTracking;
 
     /// <summary>A walk as the hardware makes it: permissions checked, accessed/dirty written back while tracking.</summary>
-    public bool Walk(ulong iova, DmaDirection direction, out DmaTranslation translation)
-    {
-        PageWalkStatus status;
-        PageTranslation found;
-        lock (_lock)
-            status = _table.TryTranslate(iova, direction == DmaDirection.Write, _dirtyTracking, out found);
-        if (status == PageWalkStatus.NotMapped)
-        {
-            translation = default;
-            return false;
-        }
-        // A refused write still yields the leaf: the DMA layer checks the permissions and reports the fault.
-        translation = new DmaTranslation(found.OutputAddress & ~(found.PageSize - 1), System.Numerics.BitOperations.Log2(found.PageSize), found.Prot);
-        return true;
-    }
+    public bool Walk(ulong iova, DmaDirection direction, out DmaTranslation translation) => _table.Walk(iova, direction, out translation);
 
     /// <summary>The output address <paramref name="iova"/> translates to and its permissions (None when unmapped).</summary>
-    public ulong? Translate(ulong iova, out IoProt prot)
-    {
-        PageTranslation? t;
-        lock (_lock)
-            t = _table.Translate(iova);
-        prot = t?.Prot ?? IoProt.None;
-        return t?.OutputAddress;
-    }
+    public ulong? Translate(ulong iova, out IoProt prot) => _table.Translate(iova, out prot);
 
     /// <summary>
     /// The raw 64-bit entries a hardware walk for <paramref name="iova"/> reads, root first, ending on the leaf
     /// (or the empty entry that stops it). For tests and diagnostics that check the bits the model writes.
     /// </summary>
-    public IReadOnlyList<ulong> WalkEntries(ulong iova)
+    public IReadOnlyList<ulong> WalkEntries(ulong iova) => _table.Read(table => EntriesOnWalk(table, iova));
+
+    private static List<ulong> EntriesOnWalk(RadixPageTable<TCodec> pageTable, ulong iova)
     {
         var entries = new List<ulong>();
-        lock (_lock)
+        var format = pageTable.Format;
+        var codec = format.Codec;
+        var table = pageTable.RootAddress;
+        for (var level = pageTable.Levels - 1; level >= 0; level--)
         {
-            var format = _table.Format;
-            var codec = format.Codec;
-            var table = _table.RootAddress;
-            for (var level = _table.Levels - 1; level >= 0; level--)
-            {
-                var index = (int)((iova >> format.LevelShift(level)) & ((ulong)format.EntriesPerTable - 1));
-                var pte = _table.ReadPte(table, index);
-                entries.Add(pte);
-                if (codec.Kind(pte, level) != PteKind.Table)
-                    break;
-                table = codec.TableAddress(pte);
-            }
+            var index = (int)((iova >> format.LevelShift(level)) & ((ulong)format.EntriesPerTable - 1));
+            var pte = pageTable.ReadPte(table, index);
+            entries.Add(pte);
+            if (codec.Kind(pte, level) != PteKind.Table)
+                break;
+            table = codec.TableAddress(pte);
         }
         return entries;
     }
 
-    public bool CanTrackDirty => Flags.HasFlag(HwptAllocFlags.DirtyTracking);
+    public bool CanTrackDirty => _table.CanTrackDirty;
 
-    public bool DirtyTracking
-    {
-        get
-        {
-            lock (_lock)
-                return _dirtyTracking;
-        }
-    }
+    public bool DirtyTracking => _table.DirtyTracking;
 
-    public Errno SetDirtyTracking(bool enable)
-    {
-        if (!CanTrackDirty)
-            return Errno.EOPNOTSUPP;
-        var discard = new DiscardDirty();
-        lock (_lock)
-        {
-            if (enable)
-                _table.ScanDirty(0, ulong.MaxValue, clear: true, ref discard);
-            _dirtyTracking = enable;
-        }
-        return Errno.Ok;
-    }
+    public Errno SetDirtyTracking(bool enable) => _table.SetDirtyTracking(enable);
 
-    public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink
-    {
-        lock (_lock)
-            _table.ScanDirty(first, last, clear, ref sink);
-    }
+    public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink =>
+        _table.ReadDirty(first, last, clear, ref sink);
 
-    public bool RecordWrite(ulong iova)
-    {
-        lock (_lock)
-            return _dirtyTracking && _table.MarkDirty(iova);
-    }
-
-    private struct DiscardDirty : IDirtyLeafSink
-    {
-        public readonly void Dirty(ulong iova, ulong size)
-        {
-        }
-    }
+    public bool RecordWrite(ulong iova) => _table.RecordWrite(iova);
 }

@@ -1,4 +1,3 @@
-using System.Numerics;
 using IommuFd.Core.Dma;
 using IommuFd.Core.Domains;
 using IommuFd.Core.Drivers.PageTables;
@@ -8,10 +7,8 @@ namespace IommuFd.Core.Drivers.Mock;
 /// <summary>
 /// The mock IOMMU's paging domain: a real radix page table (<see cref="RadixPageTable{TCodec}"/>)
 /// whose output addresses are the user addresses it is given, since there is no physical memory.
-/// A single lock guards the table: the IOAS already serialises Map/Unmap, and the lock makes
-/// lookups from other threads (DMA emulation) safe, because table slots are reused after a prune
-/// and a lock-free walk could follow a stale pointer into someone else's table.
-/// Dirty state is the AMD v1 D bit of its PTEs.
+/// The locking, translation and dirty switch are the <see cref="LockedPageTable{TCodec}"/> every radix-backed
+/// domain shares. Dirty state is the AMD v1 D bit of its PTEs.
 /// </summary>
 public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
 {
@@ -25,33 +22,32 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
     public const ulong ApertureStart = 1UL << 24;
     public const ulong ApertureLast = (1UL << 31) - 1;
 
-    private readonly Lock _lock = new();
-    private readonly RadixPageTable<AmdV1PteCodec> _table;
-    private bool _dirtyTracking;
+    private readonly LockedPageTable<AmdV1PteCodec> _table;
 
     /// <param name="canTrackDirty">Allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING (the kernel gives such a domain dirty ops).</param>
     public MockDomain(MockPageTableType type, bool canTrackDirty = false)
     {
         Type = type;
-        CanTrackDirty = canTrackDirty;
+        RadixPageTable<AmdV1PteCodec> table;
         switch (type)
         {
             case MockPageTableType.Default:
-                _table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Mock2K, AmdV1Formats.Mock2K.LeafSizes);
+                table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Mock2K, AmdV1Formats.Mock2K.LeafSizes);
                 Aperture = new IovaRange(ApertureStart, ApertureLast);
                 break;
             case MockPageTableType.Huge:
-                _table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Mock2K, HugePageSize | CpuPage.Size);
+                table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Mock2K, HugePageSize | CpuPage.Size);
                 Aperture = new IovaRange(0, AmdV1Formats.Mock2K.InputLast);
                 break;
             case MockPageTableType.AmdV1:
-                _table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Standard4K, AmdV1Formats.Standard4K.LeafSizes);
+                table = new RadixPageTable<AmdV1PteCodec>(AmdV1Formats.Standard4K, AmdV1Formats.Standard4K.LeafSizes);
                 Aperture = new IovaRange(0, AmdV1Formats.Standard4K.InputLast);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(type), type, "unknown mock page table type");
         }
-        PageSizeBitmap = _table.PageSizes;
+        PageSizeBitmap = table.PageSizes;
+        _table = new LockedPageTable<AmdV1PteCodec>(table, DirtyOnWrite.WholeLeafRun, canTrackDirty);
     }
 
     public MockPageTableType Type { get; }
@@ -68,24 +64,13 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
     /// aperture (or wraps). EEXIST: part of it is already mapped. Length 0 is a successful no-op once
     /// the alignment check has passed (as in the kernel's iommu_map).
     /// </summary>
-    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue)
-    {
-        var smallest = _table.SmallestPage;
-        if (((iova | userAddress | length) & (smallest - 1)) != 0)
-            return Errno.EINVAL;
-        if (length == 0)
-            return Errno.Ok;
-        if (!IovaRange.TryFromLength(iova, length, out var range) || !Aperture.Contains(range))
-            return Errno.EINVAL;
-        lock (_lock)
-            return _table.Map(iova, userAddress, length, prot, largestPage);
-    }
+    public Errno Map(ulong iova, ulong userAddress, ulong length, IoProt prot, ulong largestPage = ulong.MaxValue) =>
+        _table.Map(Aperture, iova, userAddress, length, prot, largestPage);
 
     /// <summary>Unmaps what is mapped in the range; holes are skipped, leaves cut through are split.</summary>
     public void Unmap(ulong iova, ulong length)
     {
-        lock (_lock)
-            _table.Unmap(iova, length);
+        _table.Unmap(iova, length);
         // As the kernel flushes the IOTLB before UNMAP returns.
         CacheTag.InvalidateRange(iova, length);
     }
@@ -95,109 +80,34 @@ public sealed class MockDomain : IDirtyTrackingDomain, IDmaTranslatable
     /// <summary>While tracking, a write walks again so it can set the leaf's D bit, as hardware does.</summary>
     public bool TracksDirty => DirtyTracking;
 
-    public bool Walk(ulong iova, DmaDirection direction, out DmaTranslation translation)
-    {
-        PageTranslation? t;
-        lock (_lock)
-        {
-            t = _table.Translate(iova);
-            if (t is not null && direction == DmaDirection.Write && _dirtyTracking && (t.Value.Prot & IoProt.Write) != 0)
-                _table.MarkDirty(iova);
-        }
-        if (t is not { } found)
-        {
-            translation = default;
-            return false;
-        }
-        translation = new DmaTranslation(found.OutputAddress & ~(found.PageSize - 1), BitOperations.Log2(found.PageSize), found.Prot);
-        return true;
-    }
+    public bool Walk(ulong iova, DmaDirection direction, out DmaTranslation translation) => _table.Walk(iova, direction, out translation);
 
     /// <summary>The output (user) address <paramref name="iova"/> translates to, or null when unmapped.</summary>
     public ulong? IovaToPhys(ulong iova) => Translate(iova, out _);
 
     /// <summary>Like <see cref="IovaToPhys"/>, also giving the leaf's permissions (None when unmapped).</summary>
-    public ulong? Translate(ulong iova, out IoProt prot)
-    {
-        PageTranslation? t;
-        lock (_lock)
-            t = _table.Translate(iova);
-        prot = t?.Prot ?? IoProt.None;
-        return t?.OutputAddress;
-    }
+    public ulong? Translate(ulong iova, out IoProt prot) => _table.Translate(iova, out prot);
 
     /// <summary>Tables allocated, the root included.</summary>
-    public int TableCount
-    {
-        get
-        {
-            lock (_lock)
-                return _table.TableCount;
-        }
-    }
+    public int TableCount => _table.Read(static t => t.TableCount);
 
     /// <summary>Leaves of <paramref name="pageSize"/> bytes currently present.</summary>
-    public long LeafCount(ulong pageSize)
-    {
-        lock (_lock)
-            return _table.LeafCount(pageSize);
-    }
+    public long LeafCount(ulong pageSize) => _table.Read(t => t.LeafCount(pageSize));
 
     /// <summary>Bytes of IOVA currently translated.</summary>
-    public ulong MappedBytes
-    {
-        get
-        {
-            lock (_lock)
-                return _table.MappedBytes;
-        }
-    }
+    public ulong MappedBytes => _table.Read(static t => t.MappedBytes);
 
-    public bool CanTrackDirty { get; }
+    public bool CanTrackDirty => _table.CanTrackDirty;
 
-    public bool DirtyTracking
-    {
-        get
-        {
-            lock (_lock)
-                return _dirtyTracking;
-        }
-    }
+    public bool DirtyTracking => _table.DirtyTracking;
 
-    public Errno SetDirtyTracking(bool enable)
-    {
-        if (!CanTrackDirty)
-            return Errno.EOPNOTSUPP;
-        var clean = new DiscardDirty();
-        lock (_lock)
-        {
-            if (enable)
-                _table.ScanDirty(0, ulong.MaxValue, clear: true, ref clean);
-            _dirtyTracking = enable;
-        }
-        return Errno.Ok;
-    }
+    public Errno SetDirtyTracking(bool enable) => _table.SetDirtyTracking(enable);
 
-    public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink
-    {
-        lock (_lock)
-            _table.ScanDirty(first, last, clear, ref sink);
-    }
+    public void ReadDirty<TSink>(ulong first, ulong last, bool clear, ref TSink sink) where TSink : struct, IDirtyLeafSink =>
+        _table.ReadDirty(first, last, clear, ref sink);
 
-    public bool RecordWrite(ulong iova)
-    {
-        lock (_lock)
-            return _dirtyTracking && _table.MarkDirty(iova);
-    }
-
-    /// <summary>A sink that forgets what it is told: clearing without reporting.</summary>
-    private struct DiscardDirty : IDirtyLeafSink
-    {
-        public readonly void Dirty(ulong iova, ulong size)
-        {
-        }
-    }
+    public bool RecordWrite(ulong iova) => _table.RecordWrite(iova);
 
     /// <summary>The page table itself, for tests and diagnostics; callers must not race it with Map/Unmap.</summary>
-    internal RadixPageTable<AmdV1PteCodec> PageTable => _table;
+    internal RadixPageTable<AmdV1PteCodec> PageTable => _table.Unlocked;
 }

@@ -47,29 +47,13 @@ public sealed partial class RadixPageTable<TCodec>
 
     private bool SetDirtyBit(ulong iova, bool wholeRun)
     {
-        if (iova > CoverLast)
+        if (!FindLeaf(iova, out var table, out var index, out var level))
             return false;
-        var slot = _root;
-        for (var level = _top; ; level--)
-        {
-            var table = _store[slot];
-            var index = Index(iova, level);
-            var pte = table[index];
-            switch (_codec.Kind(pte, level))
-            {
-                case PteKind.Empty:
-                    return false;
-                case PteKind.Table:
-                    slot = _store.SlotOf(_codec.TableAddress(pte));
-                    break;
-                default:
-                    // Every entry of a size-coded run carries the state, so runs stay uniform.
-                    var count = wholeRun ? 1 << (_codec.LeafSizeLog2(pte, level) - _levelShift[level]) : 1;
-                    foreach (ref var entry in table.AsSpan(index & ~(count - 1), count))
-                        entry = _codec.MarkAccessed(entry, write: true);
-                    return true;
-            }
-        }
+        // Every entry of a size-coded run carries the state, so runs stay uniform.
+        var count = wholeRun ? 1 << (_codec.LeafSizeLog2(table[index], level) - _levelShift[level]) : 1;
+        foreach (ref var entry in table.AsSpan(index & ~(count - 1), count))
+            entry = _codec.MarkAccessed(entry, write: true);
+        return true;
     }
 
     private void ScanDirtyTable<TSink>(int slot, int level, ulong tableBase, ulong first, ulong last, bool clear, ref TSink sink)

@@ -48,10 +48,9 @@ public sealed partial class RadixPageTable<TCodec>
                     continue;
                 case PteKind.Table:
                 {
-                    var entryBase = tableBase + ((ulong)i << shift);
-                    var entryLast = entryBase + ((1UL << shift) - 1);
+                    var (childStart, childLast) = ClipToEntry(tableBase, i, shift, start, last);
                     var child = _store.SlotOf(_codec.TableAddress(pte));
-                    removed += UnmapRange(child, level - 1, Math.Max(start, entryBase), Math.Min(last, entryLast));
+                    removed += UnmapRange(child, level - 1, childStart, childLast);
                     if (_store.Used(child) == 0)
                     {
                         _store.Free(child);

@@ -10,35 +10,70 @@ public sealed partial class RadixPageTable<TCodec>
     /// </summary>
     public PageWalkStatus TryTranslate(ulong iova, bool write, bool setAccessedDirty, out PageTranslation translation)
     {
-        translation = default;
-        if (iova > CoverLast)
+        if (!FindLeaf(iova, out var table, out var index, out var level))
+        {
+            translation = default;
             return PageWalkStatus.NotMapped;
+        }
+        var pte = table[index];
+        translation = TranslationOf(iova, pte, level);
+        if ((translation.Prot & (write ? IoProt.Write : IoProt.Read)) == 0)
+            return PageWalkStatus.PermissionDenied;
+        if (setAccessedDirty)
+            table[index] = _codec.MarkAccessed(pte, write);
+        return PageWalkStatus.Translated;
+    }
+
+    /// <summary>
+    /// Walks from the root to the entry that translates <paramref name="iova"/>: <c>table[index]</c>, a leaf at
+    /// <paramref name="level"/>. False when the walk stops on an empty entry (or the IOVA is beyond the table).
+    /// </summary>
+    private bool FindLeaf(ulong iova, out ulong[] table, out int index, out int level)
+    {
+        table = [];
+        index = 0;
+        level = _top;
+        if (iova > CoverLast)
+            return false;
         var slot = _root;
-        var level = _top;
         while (true)
         {
-            var table = _store[slot];
-            var index = Index(iova, level);
+            table = _store[slot];
+            index = Index(iova, level);
             var pte = table[index];
             switch (_codec.Kind(pte, level))
             {
                 case PteKind.Empty:
-                    return PageWalkStatus.NotMapped;
+                    return false;
                 case PteKind.Table:
+                    if (level == 0)
+                        throw new InvalidOperationException($"table pointer at level 0 for 0x{iova:x}");
                     slot = _store.SlotOf(_codec.TableAddress(pte));
                     level--;
                     break;
                 default:
-                    var leaf = _codec.DecodeLeaf(pte, level);
-                    var mask = (1UL << leaf.SizeLog2) - 1;
-                    translation = new PageTranslation(leaf.OutputAddress + (iova & mask), leaf.Prot, mask + 1);
-                    if ((leaf.Prot & (write ? IoProt.Write : IoProt.Read)) == 0)
-                        return PageWalkStatus.PermissionDenied;
-                    if (setAccessedDirty)
-                        table[index] = _codec.MarkAccessed(pte, write);
-                    return PageWalkStatus.Translated;
+                    return true;
             }
         }
+    }
+
+    /// <summary>What the leaf <paramref name="pte"/> at <paramref name="level"/> makes of <paramref name="iova"/>.</summary>
+    private PageTranslation TranslationOf(ulong iova, ulong pte, int level)
+    {
+        var leaf = _codec.DecodeLeaf(pte, level);
+        var mask = (1UL << leaf.SizeLog2) - 1;
+        return new PageTranslation(leaf.OutputAddress + (iova & mask), leaf.Prot, mask + 1);
+    }
+
+    /// <summary>
+    /// The part of [<paramref name="start"/>, <paramref name="last"/>] under entry <paramref name="index"/> of a
+    /// table that starts at <paramref name="tableBase"/> and whose entries each span 1 &lt;&lt; <paramref name="shift"/>.
+    /// </summary>
+    private static (ulong Start, ulong Last) ClipToEntry(ulong tableBase, int index, int shift, ulong start, ulong last)
+    {
+        var entryBase = tableBase + ((ulong)index << shift);
+        var entryLast = entryBase + ((1UL << shift) - 1);
+        return (Math.Max(start, entryBase), Math.Min(last, entryLast));
     }
 
     /// <summary>Reports every leaf that overlaps [iova, iova+length), once and whole, in IOVA order.</summary>
@@ -70,9 +105,8 @@ public sealed partial class RadixPageTable<TCodec>
                     continue;
                 case PteKind.Table:
                 {
-                    var entryBase = tableBase + ((ulong)i << shift);
-                    var entryLast = entryBase + ((1UL << shift) - 1);
-                    ForEachLeaf(_store.SlotOf(_codec.TableAddress(pte)), level - 1, Math.Max(start, entryBase), Math.Min(last, entryLast), ref action);
+                    var (childStart, childLast) = ClipToEntry(tableBase, i, shift, start, last);
+                    ForEachLeaf(_store.SlotOf(_codec.TableAddress(pte)), level - 1, childStart, childLast, ref action);
                     break;
                 }
                 default:

@@ -88,29 +88,9 @@ public sealed partial class RadixPageTable<TCodec> where TCodec : struct, IPteCo
     /// <summary>Walks from the root; null when no leaf translates <paramref name="iova"/>.</summary>
     public PageTranslation? Translate(ulong iova)
     {
-        if (iova > CoverLast)
+        if (!FindLeaf(iova, out var table, out var index, out var level))
             return null;
-        var slot = _root;
-        var level = _top;
-        while (true)
-        {
-            var pte = _store[slot][Index(iova, level)];
-            switch (_codec.Kind(pte, level))
-            {
-                case PteKind.Empty:
-                    return null;
-                case PteKind.Table:
-                    if (level == 0)
-                        throw new InvalidOperationException($"table pointer at level 0 for 0x{iova:x}");
-                    slot = _store.SlotOf(_codec.TableAddress(pte));
-                    level--;
-                    break;
-                default:
-                    var leaf = _codec.DecodeLeaf(pte, level);
-                    var mask = (1UL << leaf.SizeLog2) - 1;
-                    return new PageTranslation(leaf.OutputAddress + (iova & mask), leaf.Prot, mask + 1);
-            }
-        }
+        return TranslationOf(iova, table[index], level);
     }
 
     /// <summary>Raw entry <paramref name="index"/> of the table at <paramref name="tableAddress"/> (for dumps and tests).</summary>
