@@ -25,8 +25,8 @@ if (Take(rest, "--table"))
     var options = ScalingOptions.Default;
     if (TakeValue(rest, "--sizes") is { } sizes)
         options = options with { Sizes = [.. sizes.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] };
-    if (TakeValue(rest, "--budget-ms") is { } ms)
-        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
+    if (TakeMilliseconds(rest, "--budget-ms") is { } budget)
+        options = options with { BudgetPerFigure = budget };
     var strict = Take(rest, "--strict");
     var report = IoPageTableScaling.RunTable(Console.Out, options);
     return strict && !report.AllPassed ? 1 : 0;
@@ -37,10 +37,10 @@ if (Take(rest, "--domains"))
     var options = DomainCostOptions.Default;
     if (TakeValue(rest, "--fill-gib") is { } gib)
         options = options with { FillGiB = [.. gib.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] };
-    if (TakeValue(rest, "--repeats") is { } repeats)
-        options = options with { Repeats = int.Parse(repeats, CultureInfo.InvariantCulture) };
-    if (TakeValue(rest, "--budget-ms") is { } ms)
-        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
+    if (TakeInt(rest, "--repeats") is { } repeats)
+        options = options with { Repeats = repeats };
+    if (TakeMilliseconds(rest, "--budget-ms") is { } budget)
+        options = options with { BudgetPerFigure = budget };
     if (Take(rest, "--no-per-page"))
         options = options with { PerPageAreas = false };
     DomainCosts.RunTable(Console.Out, options);
@@ -50,10 +50,10 @@ if (Take(rest, "--domains"))
 if (Take(rest, "--formats"))
 {
     var options = FormatCostOptions.Default;
-    if (TakeValue(rest, "--budget-ms") is { } ms)
-        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
-    if (TakeValue(rest, "--rounds") is { } rounds)
-        options = options with { Rounds = int.Parse(rounds, CultureInfo.InvariantCulture) };
+    if (TakeMilliseconds(rest, "--budget-ms") is { } budget)
+        options = options with { BudgetPerFigure = budget };
+    if (TakeInt(rest, "--rounds") is { } rounds)
+        options = options with { Rounds = rounds };
     FormatCosts.RunTable(Console.Out, options);
     return 0;
 }
@@ -61,15 +61,15 @@ if (Take(rest, "--formats"))
 if (Take(rest, "--dma"))
 {
     var options = DmaCostOptions.Default;
-    if (TakeValue(rest, "--budget-ms") is { } ms)
-        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
+    if (TakeMilliseconds(rest, "--budget-ms") is { } budget)
+        options = options with { BudgetPerFigure = budget };
     DmaCosts.RunTable(Console.Out, options);
     return 0;
 }
 
 if (Take(rest, "--dirty"))
 {
-    var repeats = TakeValue(rest, "--repeats") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 15;
+    var repeats = TakeInt(rest, "--repeats") ?? 15;
     DirtyBitmapCosts.RunTable(Console.Out, repeats);
     return 0;
 }
@@ -77,10 +77,10 @@ if (Take(rest, "--dirty"))
 if (Take(rest, "--veventq"))
 {
     var options = VeventqCostOptions.Default;
-    if (TakeValue(rest, "--budget-ms") is { } ms)
-        options = options with { BudgetPerFigure = TimeSpan.FromMilliseconds(double.Parse(ms, CultureInfo.InvariantCulture)) };
-    if (TakeValue(rest, "--rounds") is { } rounds)
-        options = options with { Rounds = int.Parse(rounds, CultureInfo.InvariantCulture) };
+    if (TakeMilliseconds(rest, "--budget-ms") is { } budget)
+        options = options with { BudgetPerFigure = budget };
+    if (TakeInt(rest, "--rounds") is { } rounds)
+        options = options with { Rounds = rounds };
     VeventqCosts.RunTable(Console.Out, options);
     return 0;
 }
@@ -96,6 +96,12 @@ BenchmarkSwitcher.FromAssembly(typeof(IoPageTableScaling).Assembly).Run([.. rest
 return 0;
 
 static bool Take(List<string> args, string flag) => args.Remove(flag);
+
+static int? TakeInt(List<string> args, string flag) =>
+    TakeValue(args, flag) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : null;
+
+static TimeSpan? TakeMilliseconds(List<string> args, string flag) =>
+    TakeValue(args, flag) is { } text ? TimeSpan.FromMilliseconds(double.Parse(text, CultureInfo.InvariantCulture)) : null;
 
 static string? TakeValue(List<string> args, string flag)
 {
