@@ -6,26 +6,10 @@
 #include <sys/mman.h>
 #include "check.h"
 #include "iommufd_helpers.h"
+#include "selftest_uapi.h"
 
 #define PAGE 4096UL
-#define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
-#define TEST_OP_CREATE_ACCESS 5
-#define TEST_OP_ACCESS_RW 8
-#define ACCESS_RW_WRITE (1 << 0)
 
-struct iommu_test_cmd {
-	uint32_t size;
-	uint32_t op;
-	uint32_t id;
-	uint32_t __reserved;
-	union {
-		struct { uint32_t out_access_fd, flags; } create_access;
-		struct { uint64_t iova, length, uptr; uint32_t flags; } access_rw;
-		uint8_t pad[48];
-	};
-	uint32_t last;
-};
-_Static_assert(sizeof(struct iommu_test_cmd) == 72, "iommu_test_cmd");
 
 static int create_access(int fd, uint32_t ioas, int *access)
 {

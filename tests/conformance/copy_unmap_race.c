@@ -10,28 +10,13 @@
 #include <sys/mman.h>
 #include "check.h"
 #include "iommufd_helpers.h"
+#include "selftest_uapi.h"
 #include "race_helpers.h"
 
 #define LEN (64 * 1024UL)
 #define IOVA_A 0x1000000UL
 #define IOVA_B 0x2000000UL
-#define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
-#define TEST_OP_CREATE_ACCESS 5
-#define TEST_OP_ACCESS_RW 8
 
-struct iommu_test_cmd {
-	uint32_t size;
-	uint32_t op;
-	uint32_t id;
-	uint32_t __reserved;
-	union {
-		struct { uint32_t out_access_fd, flags; } create_access;
-		struct { uint64_t iova, length, uptr; uint32_t flags; } access_rw;
-		uint8_t pad[48];
-	};
-	uint32_t last;
-};
-_Static_assert(sizeof(struct iommu_test_cmd) == 72, "iommu_test_cmd");
 
 static int fd, f1, f2;
 static uint32_t src_ioas, dst_ioas;

@@ -8,13 +8,10 @@
 #include <unistd.h>
 #include "check.h"
 #include "iommufd_helpers.h"
+#include "selftest_uapi.h"
 
 #define IOMMU_HWPT_ALLOC IOMMU_CMD(0x89)
 #define IOMMU_FAULT_QUEUE_ALLOC IOMMU_CMD(0x8e)
-#define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
-#define TEST_OP_MOCK_DOMAIN 2
-#define TEST_OP_MOCK_DOMAIN_REPLACE 10
-#define TEST_OP_TRIGGER_IOPF 15
 #define HWPT_ALLOC_NEST_PARENT (1 << 0)
 #define HWPT_FAULT_ID_VALID (1 << 2)
 #define HWPT_DATA_SELFTEST 0xdead
@@ -38,17 +35,6 @@ _Static_assert(sizeof(struct iommu_hwpt_pgfault) == 40, "iommu_hwpt_pgfault");
 
 struct iommu_hwpt_page_response { uint32_t cookie, code; };
 
-struct iommu_test_cmd {
-	uint32_t size, op, id, __reserved;
-	union {
-		struct { uint32_t out_stdev_id, out_hwpt_id, out_idev_id; } mock_domain;
-		struct { uint32_t pt_id; } mock_domain_replace;
-		struct { uint32_t dev_id, pasid, grpid, perm; u64a addr; } trigger_iopf;
-		uint8_t pad[48];
-	};
-	uint32_t last;
-};
-_Static_assert(sizeof(struct iommu_test_cmd) == 72, "iommu_test_cmd");
 
 static int hwpt_alloc(int fd, uint32_t dev, uint32_t pt, uint32_t flags, void *data, uint32_t fault, uint32_t *out)
 {

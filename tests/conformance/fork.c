@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include "check.h"
 #include "iommufd_helpers.h"
+#include "selftest_uapi.h"
 
 #define PAGE 4096UL
 
@@ -77,19 +78,7 @@ static int grandchild(void *arg)
 }
 
 #define CHILD_IOVA 0x200000UL
-#define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
-#define TEST_OP_CREATE_ACCESS 5
-#define TEST_OP_ACCESS_RW 8
 
-struct iommu_test_cmd {
-	uint32_t size, op, id, __reserved;
-	union {
-		struct { uint32_t out_access_fd, flags; } create_access;
-		struct { u64a iova; u64a length; u64a uptr; uint32_t flags; } access_rw;
-		uint8_t pad[48];
-	};
-	uint32_t last;
-};
 
 /* Reads `len` bytes at `iova` through the access, as a device without an IOMMU would. */
 static int access_read(int fd, int access, uint64_t iova, void *out, uint64_t len)

@@ -7,34 +7,13 @@
 #include <unistd.h>
 #include "check.h"
 #include "iommufd_helpers.h"
+#include "selftest_uapi.h"
 
 #define PAGE 4096UL
 #define FILE_PAGES 8
 #define IOMMU_IOAS_CHANGE_PROCESS IOMMU_CMD(0x92)
-#define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
-#define TEST_OP_MOCK_DOMAIN 2
-#define TEST_OP_MD_CHECK_MAP 3
-#define TEST_OP_MD_CHECK_REFS 4
-#define TEST_OP_CREATE_ACCESS 5
-#define TEST_OP_ACCESS_PAGES 7
 #define ACCESS_NEEDS_PIN_PAGES 1
 
-struct iommu_test_cmd {
-	uint32_t size;
-	uint32_t op;
-	uint32_t id;
-	uint32_t __reserved;
-	union {
-		struct { uint32_t out_stdev_id, out_hwpt_id, out_idev_id; } mock_domain;
-		struct { u64a iova; u64a length; u64a uptr; } check_map;
-		struct { u64a length; u64a uptr; uint32_t refs; } check_refs;
-		struct { uint32_t out_access_fd, flags; } create_access;
-		struct { uint32_t flags, out_access_pages_id; u64a iova; u64a length; u64a uptr; } access_pages;
-		uint8_t pad[48];
-	};
-	uint32_t last;
-};
-_Static_assert(sizeof(struct iommu_test_cmd) == 72, "iommu_test_cmd");
 
 static int test_cmd(int fd, struct iommu_test_cmd *c)
 {

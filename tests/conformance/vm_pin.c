@@ -8,26 +8,15 @@
 #include <unistd.h>
 #include "check.h"
 #include "iommufd_helpers.h"
+#include "selftest_uapi.h"
 
 #define PAGE 4096UL
 #define IOMMU_IOAS_CHANGE_PROCESS IOMMU_CMD(0x92)
-#define IOMMU_TEST_CMD IOMMU_CMD(0xa0)
-#define TEST_OP_MOCK_DOMAIN 2
 
 struct iommu_ioas_change_process {
 	uint32_t size, __reserved;
 };
 
-struct iommu_test_cmd {
-	uint32_t size, op, id, __reserved;
-	union {
-		struct { uint32_t out_stdev_id, out_hwpt_id, out_idev_id; } mock_domain;
-		u64a align;
-		uint8_t pad[48];
-	};
-	uint32_t last;
-};
-_Static_assert(sizeof(struct iommu_test_cmd) == 72, "iommu_test_cmd");
 
 /* A status line's value ("VmPin:" -> kB), read the way programs do: fopen and fgets. */
 static long status_value(pid_t pid, const char *label)
