@@ -50,6 +50,10 @@ struct iommufd_emu_host {
 	 * possibly inside iommufd_emu_ioctl or an object read; never calls back into the engine.
 	 * An unknown cookie is ignored. */
 	void (*set_object_readable)(uint64_t cookie, int readable);
+	/* The context handle of `fd` when it is an emulated /dev/iommu fd of this process, else -1
+	 * (VFIO_DEVICE_BIND_IOMMUFD names its iommufd by fd). Lock-free, never calls back into the
+	 * engine. */
+	int64_t (*lookup_iommufd_fd)(int fd);
 };
 
 /* 0 or -errno. Called once, right after dlopen. `host` stays valid forever. The shim registers
@@ -113,6 +117,36 @@ int64_t iommufd_emu_mmap(int64_t ctx, uint64_t offset, uint64_t length, uint64_t
 
 /* The mapping `cookie` was unmapped as a whole. In a forked child, inherited cookies are ignored. */
 void iommufd_emu_munmap(uint64_t cookie);
+
+/* ---- VFIO device fds: open("/dev/vfio/devices/vfioN") (shim: kind_vfio_device.c) ---- */
+
+/* How many device cdevs the running machine offers: vfio0 .. vfio<count-1>; 0 without
+ * --machine (IOMMUFD_EMU_MACHINE). The answer never changes within a process. */
+int iommufd_emu_device_count(void);
+
+/* A new open of device `index` (the N of vfioN): a handle > 0, or -errno (ENOENT: no such
+ * device). Each open is its own VFIO device file, as in the kernel. */
+int64_t iommufd_emu_device_open(uint32_t index);
+
+/* ioctl on a device fd: >= 0 ok, or -errno; the same contract as iommufd_emu_ioctl(). */
+int iommufd_emu_device_ioctl(int64_t dev, uint64_t cmd, uint64_t arg);
+
+/* pread()/pwrite() on a device fd at `offset` (vfio-pci's region index lives in its high bits;
+ * the engine decodes it). `buf` is the program's pointer, copied with the host callbacks.
+ * Returns the bytes transferred or -errno. pread/pwrite/preadv/pwritev pass their offset;
+ * read()/write() pass the file position the shim keeps for the device file, which advances by
+ * the bytes moved. */
+int64_t iommufd_emu_device_read(int64_t dev, uint64_t buf, uint64_t len, uint64_t offset);
+int64_t iommufd_emu_device_write(int64_t dev, uint64_t buf, uint64_t len, uint64_t offset);
+
+/* mmap(dev fd, length, ..., offset): 0 when the engine allows mapping that part of a region
+ * (the shim then makes the mapping), or -errno (EINVAL: the region's info has no MMAP flag). */
+int iommufd_emu_device_mmap(int64_t dev, uint64_t offset, uint64_t length);
+
+/* The last fd referring to the device file was closed: unbind it (its iommufd device object
+ * goes, its attachments are released) and free it. In a forked child, inherited handles are the
+ * parent's: ignored. */
+void iommufd_emu_device_close(int64_t dev);
 
 #ifdef __cplusplus
 }
