@@ -24,7 +24,8 @@
  *    inherited non-CLOEXEC eventfds are orphaned plain eventfds.
  *  - poll/select/epoll are not wrapped: they see an object's eventfd, whose counter the shim
  *    keeps at 1 while the engine says the object has something to read and 0 otherwise. Only
- *    read()/__read_chk()/write() reach the engine: readv() or raw syscalls reach the eventfd.
+ *    read()/__read_chk()/write() reach the engine: readv() or raw syscalls reach the eventfd
+ *    (VFIO device fds take readv/writev and the offset calls too: wrap_pio.c).
  *  - vfork()/posix_spawn children share our memory: only the owning process changes the table.
  */
 #ifndef SHIM_H
