@@ -1,5 +1,5 @@
-/* engine.c - loading the engine (IOMMUFD_EMU_ENGINE) on the first emulated open, and the
- * shim's fork handlers.
+/* engine.c - loading the engine (IOMMUFD_EMU_ENGINE) on the first emulated open (/dev/iommu or a
+ * VFIO device), and the shim's fork handlers.
  *
  * Fork ordering (docs/native-boundary.md). pthread_atfork runs prepare handlers in the reverse
  * order of registration and parent/child handlers in order, so registering ours BEFORE the
@@ -44,7 +44,25 @@ static void fork_child(void)
 	fork_parent();
 }
 
-/* Every export is required: the shim and the engine are built and shipped together. */
+/* The VFIO device group, all or nothing: an engine built before device fds (or one without
+ * them) offers no devices, and every /dev/vfio/devices/vfioN is ENOENT. */
+int eng_device_count;
+
+static void find_device_exports(void *h)
+{
+	eng.device_count = dlsym(h, "iommufd_emu_device_count");
+	eng.device_open = dlsym(h, "iommufd_emu_device_open");
+	eng.device_ioctl = dlsym(h, "iommufd_emu_device_ioctl");
+	eng.device_read = dlsym(h, "iommufd_emu_device_read");
+	eng.device_write = dlsym(h, "iommufd_emu_device_write");
+	eng.device_mmap = dlsym(h, "iommufd_emu_device_mmap");
+	eng.device_close = dlsym(h, "iommufd_emu_device_close");
+	if (!(eng.device_count && eng.device_open && eng.device_ioctl && eng.device_read &&
+	      eng.device_write && eng.device_mmap && eng.device_close))
+		eng.device_count = NULL;
+}
+
+/* Every other export is required: the shim and the engine are built and shipped together. */
 static int find_exports(void *h, int (**init)(const struct iommufd_emu_host *))
 {
 	*init = dlsym(h, "iommufd_emu_init");
@@ -78,6 +96,7 @@ static int load_engine_locked(void)
 		debug("lacks the iommufd_emu_* exports: ", path);
 		return eng_state = -ENOENT;
 	}
+	find_device_exports(h);
 	/* Resolved now, not first under tbl_lock (host.c: set_counter). */
 	(void)REAL(read);
 	(void)REAL(write);
@@ -92,6 +111,10 @@ static int load_engine_locked(void)
 	if (rc < 0) {
 		debug("iommufd_emu_init failed", NULL);
 		return eng_state = rc;
+	}
+	if (eng.device_count) { /* fixed for the process: asked once */
+		int n = eng.device_count();
+		eng_device_count = n > 0 ? n : 0;
 	}
 	if (!pvm)
 		install_fault_handler(); /* after init: the runtime's handlers are the ones we chain to */

@@ -33,6 +33,8 @@ static struct emu_file *new_rec(const struct emu_kind *kind, uint64_t id)
 	f->readable = 0;
 	f->dev = 0;
 	f->ino = 0;
+	f->accmode = O_RDWR;
+	atomic_store_explicit(&f->pos, 0, memory_order_relaxed);
 	atomic_store_explicit(&f->kind, kind, memory_order_relaxed);
 	atomic_store_explicit(&f->id, id, memory_order_relaxed);
 	return f;

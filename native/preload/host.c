@@ -1,6 +1,7 @@
 /* host.c - the callbacks the engine calls (struct iommufd_emu_host): user copies (chosen at
- * load time, engine.c) and object fds. None of them calls back into the engine, except
- * close_fd, which may release an object on this thread. */
+ * load time, engine.c), object fds and the fd -> context look-up of a device bind. None of
+ * them calls back into the engine, except close_fd, which may release an object on this
+ * thread. */
 #include "shim.h"
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -47,6 +48,16 @@ static int64_t host_lookup_object_fd(int fd)
 		return -1;
 	int64_t c = (int64_t)id_of(f);
 	return c >= 0 ? c : -1;
+}
+
+/* VFIO_DEVICE_BIND_IOMMUFD names its iommufd by fd: the context behind it. */
+static int64_t host_lookup_iommufd_fd(int fd)
+{
+	struct emu_file *f = lookup(fd);
+	if (!f || kind_of(f) != &iommufd_kind)
+		return -1;
+	int64_t c = (int64_t)id_of(f);
+	return c > 0 ? c : -1;
 }
 
 static int host_close_fd(int fd)
@@ -101,4 +112,5 @@ struct iommufd_emu_host host = {
 	.lookup_object_fd = host_lookup_object_fd,
 	.close_fd = host_close_fd,
 	.set_object_readable = host_set_object_readable,
+	.lookup_iommufd_fd = host_lookup_iommufd_fd,
 };

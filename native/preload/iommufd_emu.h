@@ -2,7 +2,8 @@
  *
  * The engine (a NativeAOT shared library) exports the functions below (and one more that
  * only its own copies call, in a forked child: src/IommuFd.Native/Fork). The shim dlopen()s
- * it on the first open("/dev/iommu") and calls iommufd_emu_init() once before anything else.
+ * it on the first emulated open (/dev/iommu, a VFIO device, or IOMMUFD_EMU_FDS before main) and
+ * calls iommufd_emu_init() once before anything else.
  */
 #ifndef IOMMUFD_EMU_H
 #define IOMMUFD_EMU_H
@@ -118,7 +119,8 @@ int64_t iommufd_emu_mmap(int64_t ctx, uint64_t offset, uint64_t length, uint64_t
 /* The mapping `cookie` was unmapped as a whole. In a forked child, inherited cookies are ignored. */
 void iommufd_emu_munmap(uint64_t cookie);
 
-/* ---- VFIO device fds: open("/dev/vfio/devices/vfioN") (shim: kind_vfio_device.c) ---- */
+/* ---- VFIO device fds: open("/dev/vfio/devices/vfioN") (shim: kind_vfio_device.c) ----
+ * Optional as a group: the shim looks all seven up and, if any is missing, offers no devices. */
 
 /* How many device cdevs the running machine offers: vfio0 .. vfio<count-1>; 0 without
  * --machine (IOMMUFD_EMU_MACHINE). The answer never changes within a process. */

@@ -54,8 +54,9 @@ static void iommufd_release(struct emu_file *f)
 	eng.close((int64_t)id_of(f));
 }
 
-static int64_t iommufd_mmap(struct emu_file *f, uint64_t offset, uint64_t len, uint64_t dst)
+static int64_t iommufd_mmap(struct emu_file *f, uint64_t offset, uint64_t len, uint64_t dst, int shared)
 {
+	(void)shared; /* a snapshot either way */
 	return eng.mmap((int64_t)id_of(f), offset, len, dst);
 }
 

@@ -7,9 +7,11 @@
  *   engine.c       loading the engine, fork handlers
  *   kind_*.c       one file per kind of emulated fd: what ioctl/read/write/last close do
  *   wrap_open.c    open() and friends: which paths are emulated
+ *   preopen.c      IOMMUFD_EMU_FDS: fds opened at start-up, at the numbers a caller chose
  *   proc_status.c  /proc/<pid>/status with the emulated kernel's VmPin/VmLck; fopen() of it
  *   wrap_fd.c      close/dup/fcntl: keep the table in step with the kernel's fd table
  *   wrap_io.c      ioctl/read/write/mmap: route an emulated fd to its kind
+ *   wrap_pio.c     pread/pwrite and the vector calls, lseek: for kinds with offsets (devices)
  *   map_table.c    mappings of emulated fds and munmap(): tells the engine when one goes
  *
  * Programs that never open an emulated path pay one table load per wrapped call and nothing else
@@ -22,7 +24,8 @@
  *    inherited non-CLOEXEC eventfds are orphaned plain eventfds.
  *  - poll/select/epoll are not wrapped: they see an object's eventfd, whose counter the shim
  *    keeps at 1 while the engine says the object has something to read and 0 otherwise. Only
- *    read()/__read_chk()/write() reach the engine: readv() or raw syscalls reach the eventfd.
+ *    read()/__read_chk()/write() reach the engine: readv() or raw syscalls reach the eventfd
+ *    (VFIO device fds take readv/writev and the offset calls too: wrap_pio.c).
  *  - vfork()/posix_spawn children share our memory: only the owning process changes the table.
  */
 #ifndef SHIM_H
@@ -55,12 +58,19 @@ struct emu_kind {
 	int64_t (*write)(struct emu_file *f, uint64_t buf, uint64_t len);
 	void (*release)(struct emu_file *f); /* its last fd is gone; outside tbl_lock */
 	/* Fill `dst` (a fresh mapping of len bytes) with what lives at offset: a cookie > 0 for
-	 * map_table.c, or -errno. NULL: the kind cannot be mapped (ENODEV). */
-	int64_t (*mmap)(struct emu_file *f, uint64_t offset, uint64_t len, uint64_t dst);
+	 * map_table.c, 0 when nobody needs to hear of its munmap, or -errno. `shared`: MAP_SHARED.
+	 * NULL: the kind cannot be mapped (ENODEV). */
+	int64_t (*mmap)(struct emu_file *f, uint64_t offset, uint64_t len, uint64_t dst, int shared);
+	/* read/write at an offset (pread, pwrite, the vector calls). NULL: the kind has no offsets
+	 * and these calls reach the eventfd as before. */
+	int64_t (*pread)(struct emu_file *f, uint64_t buf, uint64_t len, uint64_t offset);
+	int64_t (*pwrite)(struct emu_file *f, uint64_t buf, uint64_t len, uint64_t offset);
 };
 extern const struct emu_kind iommufd_kind; /* kind_iommufd.c: an open("/dev/iommu") */
 extern const struct emu_kind object_kind;  /* kind_object.c: fault queue, access fd, ... */
+extern const struct emu_kind vfio_device_kind; /* kind_vfio_device.c: /dev/vfio/devices/vfioN */
 int iommufd_open(int flags);               /* kind_iommufd.c: the fd or -errno */
+int vfio_device_open(const char *name, int flags); /* kind_vfio_device.c: name after devices/ */
 
 /* One per open file description (dup'ed fds share it). The fd itself is a real eventfd, so
  * fd numbers never collide, O_CLOEXEC works and poll has a real file to look at. */
@@ -77,6 +87,8 @@ struct emu_file {
 	int readable;              /* the eventfd's counter is 1, not 0 */
 	dev_t dev;                 /* the eventfd's identity, to tell a */
 	ino_t ino;                 /* stale fd number from ours */
+	int accmode;               /* O_RDONLY, O_WRONLY or O_RDWR, as opened */
+	_Atomic int64_t pos;       /* the file position read()/write() use (device files) */
 };
 
 /* ---- fd_table.c ---- */
@@ -148,8 +160,17 @@ struct engine_exports {
 	int (*process_pins)(int32_t pid, struct iommufd_emu_pins *pins);
 	int64_t (*mmap)(int64_t ctx, uint64_t offset, uint64_t len, uint64_t dst);
 	void (*munmap)(uint64_t cookie);
+	/* VFIO device fds: optional as a group (an engine without them offers 0 devices). */
+	int (*device_count)(void);
+	int64_t (*device_open)(uint32_t index);
+	int (*device_ioctl)(int64_t dev, uint64_t cmd, uint64_t arg);
+	int64_t (*device_read)(int64_t dev, uint64_t buf, uint64_t len, uint64_t offset);
+	int64_t (*device_write)(int64_t dev, uint64_t buf, uint64_t len, uint64_t offset);
+	int (*device_mmap)(int64_t dev, uint64_t offset, uint64_t len);
+	void (*device_close)(int64_t dev);
 };
 extern struct engine_exports eng;
+extern int eng_device_count;       /* devices the loaded engine offers (0 without the group) */
 
 /* ---- map_table.c ---- */
 
@@ -157,6 +178,12 @@ extern struct engine_exports eng;
 int map_record(void *addr, size_t len, uint64_t cookie);
 extern _Atomic int eng_state;      /* 0 not loaded, 1 loaded, <0 -errno (sticky) */
 int load_engine(void);
+
+/* ---- wrap_pio.c ---- */
+
+/* read()/write() of a kind with offsets: at the file position, which advances by the bytes
+ * moved. Bytes moved or -errno. */
+int64_t pio_at_position(struct emu_file *f, int write, uint64_t buf, uint64_t len);
 
 /* ---- proc_status.c ---- */
 

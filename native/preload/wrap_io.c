@@ -1,5 +1,6 @@
 /* wrap_io.c - ioctl, read, write and mmap: an emulated fd goes to its kind (shim.h: struct
- * emu_kind), anything else to libc. poll/select/epoll are not wrapped: they see the eventfd. */
+ * emu_kind), anything else to libc. poll/select/epoll are not wrapped: they see the eventfd.
+ * The calls with offsets are in wrap_pio.c. */
 #include "shim.h"
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -43,24 +44,40 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return REAL(write)(fd, buf, n);
 }
 
+/* The kernel's checks on a file mapping before the driver is asked: a length, a page-aligned
+ * offset, a readable file, and a writable one for a shared writable mapping. */
+static int mmap_allowed(struct emu_file *f, size_t len, int prot, int shared, off_t off)
+{
+	if (!len || (off & (sysconf(_SC_PAGESIZE) - 1)))
+		return -EINVAL;
+	if (f->accmode == O_WRONLY || (shared && (prot & PROT_WRITE) && f->accmode == O_RDONLY))
+		return -EACCES;
+	return 0;
+}
+
 /* A kind that maps (struct emu_kind.mmap) gets a fresh shared anonymous mapping filled by the
  * engine, then given the caller's protection; others are ENODEV, as /dev/iommu was. */
 static void *emulated_mmap(struct emu_file *f, void *addr, size_t len, int prot, int flags, off_t off)
 {
 	const struct emu_kind *k = kind_of(f);
-	if (!k->mmap) {
-		errno = ENODEV;
+	int type = flags & MAP_TYPE;
+	int shared = type == MAP_SHARED || type == MAP_SHARED_VALIDATE;
+	int e = -mmap_allowed(f, len, prot, shared, off);
+	if (!e && !k->mmap)
+		e = ENODEV;
+	if (e) {
+		errno = e;
 		return MAP_FAILED;
 	}
 	int anon = (flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE)) | MAP_SHARED | MAP_ANONYMOUS;
 	void *p = REAL(mmap)(addr, len, PROT_READ | PROT_WRITE, anon, -1, 0);
 	if (p == MAP_FAILED)
 		return p;
-	int64_t cookie = k->mmap(f, (uint64_t)off, len, (uint64_t)(uintptr_t)p);
-	int e = cookie < 0 ? (int)-cookie : 0;
+	int64_t cookie = k->mmap(f, (uint64_t)off, len, (uint64_t)(uintptr_t)p, shared);
+	e = cookie < 0 ? (int)-cookie : 0;
 	if (!e && prot != (PROT_READ | PROT_WRITE) && mprotect(p, len, prot))
 		e = errno;
-	if (!e && map_record(p, len, (uint64_t)cookie) < 0)
+	if (!e && cookie > 0 && map_record(p, len, (uint64_t)cookie) < 0)
 		e = ENOMEM;
 	if (e) {
 		if (cookie > 0)

@@ -1,11 +1,10 @@
 /* wrap_open.c - open() and its seven variants. An emulated path opens an emulated fd of its
- * kind; anything else goes to libc. A new kind of device adds its path in emulated_open. */
+ * kind; anything else goes to libc. A new kind of device adds its path in emulated_open:
+ * /dev/iommu (also relative to /dev), /dev/vfio/devices/<name> (absolute only). */
 #include "shim.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-
 
 static int dir_is_dev(int dirfd)
 {
@@ -32,13 +31,29 @@ static int is_iommu(int dirfd, const char *p)
 	return !strcmp(p, "iommu") && dir_is_dev(dirfd);
 }
 
+/* The name after "/dev/vfio/devices/" when path is under it (absolute paths only), else NULL.
+ * Every name there is emulated: the machine's devices, ENOENT for anything else. */
+static const char *vfio_device_name(const char *p)
+{
+	static const char dir[] = "/dev/vfio/devices/";
+	if (unlikely(!p) || p[0] != '/' || strncmp(p, dir, sizeof(dir) - 1))
+		return NULL;
+	return p + sizeof(dir) - 1;
+}
+
 /* 1 with *fd set as open() returns it when the path is emulated, else 0. */
 static int emulated_open(int dirfd, const char *path, int flags, int *fd)
 {
-	if (!unlikely(is_iommu(dirfd, path)))
-		return proc_status_open(path, flags, fd);
-	*fd = (int)libc_result(iommufd_open(flags));
-	return 1;
+	if (unlikely(is_iommu(dirfd, path))) {
+		*fd = (int)libc_result(iommufd_open(flags));
+		return 1;
+	}
+	const char *device = vfio_device_name(path);
+	if (unlikely(device)) {
+		*fd = (int)libc_result(vfio_device_open(device, flags));
+		return 1;
+	}
+	return proc_status_open(path, flags, fd);
 }
 
 /* The mode argument is only read when the flags say it was passed. */

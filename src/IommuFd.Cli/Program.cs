@@ -14,18 +14,25 @@ var machine = new Option<string?>("--machine")
     Description = "The machine to emulate: a preset name (see `machines`) or a JSON file; default selftest",
     HelpName = "NAME|FILE",
 };
+var fd = new Option<string[]>("--fd")
+{
+    Description = "Open PATH (emulated or real) at fd N before the program starts, as a management layer hands a VMM its fds; repeatable",
+    HelpName = "N=PATH",
+    Arity = ArgumentArity.ZeroOrMore,
+};
 var program = new Argument<string[]>("command")
 {
     Description = "The program to run and its arguments (after --)",
     Arity = ArgumentArity.OneOrMore,
 };
-var run = new Command("run", "Run a program with /dev/iommu emulated (LD_PRELOAD shim + NativeAOT engine)")
+var run = new Command("run", "Run a program with /dev/iommu and the machine's VFIO devices emulated (LD_PRELOAD shim + NativeAOT engine)")
 {
     trace,
     machine,
+    fd,
     program,
 };
-run.SetAction(parse => RunCommand.Run(parse.GetValue(trace), parse.GetValue(machine), parse.GetValue(program) ?? []));
+run.SetAction(parse => RunCommand.Run(parse.GetValue(trace), parse.GetValue(machine), parse.GetValue(fd) ?? [], parse.GetValue(program) ?? []));
 root.Subcommands.Add(run);
 
 var machines = new Command("machines", "List the preset machines `run --machine` knows by name");

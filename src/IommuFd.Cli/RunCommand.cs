@@ -2,20 +2,32 @@ using IommuFd.Core.Machines;
 
 namespace IommuFd.Cli;
 
-/// <summary>`iommufd-emu run [--trace FILE] [--machine NAME|FILE] -- CMD [ARGS...]`: CMD sees /dev/iommu emulated.</summary>
+/// <summary>
+/// `iommufd-emu run [--trace FILE] [--machine NAME|FILE] [--fd N=PATH]... -- CMD [ARGS...]`: CMD
+/// sees /dev/iommu and the machine's /dev/vfio/devices/vfioN emulated, and finds each PATH
+/// open at fd N when it starts.
+/// </summary>
 internal static class RunCommand
 {
-    public static int Run(FileInfo? trace, string? machine, string[] command)
+    private const string Usage = "iommufd-emu run [--trace FILE] [--machine NAME|FILE] [--fd N=PATH]... -- CMD [ARGS...]";
+
+    public static int Run(FileInfo? trace, string? machine, IReadOnlyList<string> fdValues, string[] command)
     {
         if (command.Length == 0)
         {
-            Console.Error.WriteLine("iommufd-emu run: no program given (usage: iommufd-emu run [--trace FILE] [--machine NAME|FILE] -- CMD [ARGS...])");
+            Console.Error.WriteLine($"iommufd-emu run: no program given (usage: {Usage})");
             return 2;
         }
         var machineValue = MachineValue(machine, out var problem);
         if (problem is not null)
         {
             Console.Error.WriteLine($"iommufd-emu run: bad --machine: {problem}");
+            return 2;
+        }
+        var fds = PreopenedFds.Parse(fdValues, out problem);
+        if (fds is null)
+        {
+            Console.Error.WriteLine($"iommufd-emu run: bad {problem}");
             return 2;
         }
         var shim = NativeArtifacts.Shim(out var error);
@@ -28,6 +40,7 @@ internal static class RunCommand
         var env = Environment(shim, engine, trace);
         if (machineValue is not null)
             env[MachineDescription.EnvironmentVariable] = machineValue;
+        AddPreopenedFds(env, fds);
         return ChildProcess.Run(command, env);
     }
 
@@ -51,6 +64,13 @@ internal static class RunCommand
             problem = e.Message;
             return null;
         }
+    }
+
+    /// <summary>The shim opens the fds before the program's main; without any, the variable is not set.</summary>
+    public static void AddPreopenedFds(Dictionary<string, string> env, IReadOnlyList<PreopenedFd> fds)
+    {
+        if (fds.Count > 0)
+            env[PreopenedFds.EnvironmentVariable] = PreopenedFds.ToEnvironmentValue(fds);
     }
 
     /// <summary>What the child needs: the shim first in LD_PRELOAD, the engine, and the trace file if any.</summary>

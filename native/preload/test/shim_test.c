@@ -169,11 +169,13 @@ static void *thread_fn(void *p)
 	return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	page = sysconf(_SC_PAGESIZE);
 	engine = getenv("IOMMUFD_EMU_ENGINE");
+	if (argc > 1 && !strcmp(argv[1], "--pre-opened")) /* exec'd by preopen_checks */
+		return preopened_main();
 	if (in_maps("libiommufd_preload") != 1 || !engine) {
 		fprintf(stderr, "run with LD_PRELOAD=libiommufd_preload.so IOMMUFD_EMU_ENGINE=/abs/libstub_engine.so\n");
 		printf("shim: 0 passed, 1 failed\n");
@@ -199,6 +201,7 @@ int main(void)
 	}
 
 	status_checks_unloaded();
+	device_checks_unloaded();
 	in_child(child_no_engine_env);
 	in_child(child_bad_engine);
 	in_child(child_pvm);
@@ -351,6 +354,8 @@ int main(void)
 	status_checks();
 	object_fd_checks(probe);
 	fork_order_checks(probe);
+	device_checks(probe);
+	preopen_checks();
 
 	/* Threads hammering open/dup/ioctl/close. */
 	{

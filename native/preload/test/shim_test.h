@@ -32,6 +32,8 @@ int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen);
 
 /* Shared with forked children so their checks count too. */
 struct results { int pass, fail; };
@@ -59,5 +61,9 @@ void object_fd_checks(int probe);  /* shim_test_objects.c */
 void fork_order_checks(int probe); /* shim_test_fork.c */
 void status_checks_unloaded(void); /* shim_test_status.c */
 void status_checks(void);
+void device_checks_unloaded(void); /* shim_test_devices.c */
+void device_checks(int probe);
+void preopen_checks(void);         /* shim_test_preopen.c */
+int preopened_main(void);
 
 #endif

@@ -200,3 +200,128 @@ EXPORT void iommufd_emu_munmap(uint64_t cookie)
 	stub_maps.unmaps++;
 	stub_maps.unmapped = cookie;
 }
+
+#ifndef STUB_NO_DEVICES
+EXPORT struct stub_devices stub_devices;
+
+EXPORT int iommufd_emu_device_count(void) { return STUB_DEVICES; }
+
+EXPORT int64_t iommufd_emu_device_open(uint32_t index)
+{
+	if (index >= STUB_DEVICES)
+		return -ENOENT;
+	if (stub_devices.opens >= STUB_DEV_MAX_OPENS)
+		return -ENOMEM;
+	int n = ++stub_devices.opens;
+	stub_devices.owner[n] = getpid();
+	return STUB_DEV_HANDLE_BASE + n;
+}
+
+/* 0 for a handle this process opened; EIO for an inherited one, EBADF for garbage. */
+static int device_check(int64_t dev)
+{
+	int64_t n = dev - STUB_DEV_HANDLE_BASE;
+	if (n <= 0 || n > stub_devices.opens)
+		return -EBADF;
+	return stub_devices.owner[n] == getpid() ? 0 : -EIO;
+}
+
+EXPORT int iommufd_emu_device_ioctl(int64_t dev, uint64_t cmd, uint64_t arg)
+{
+	int r = device_check(dev);
+	if (r < 0)
+		return r;
+	stub_devices.ioctls++;
+	switch (cmd) {
+	case STUB_DEV_ECHO: {
+		struct stub_dev_echo e;
+		if (host->copy_from_user(&e, arg, sizeof(e)))
+			return -EFAULT;
+		e.out = ~e.in;
+		e.handle = dev;
+		return host->copy_to_user(arg, &e, sizeof(e)) ? -EFAULT : STUB_DEV_ECHO_RESULT;
+	}
+	case STUB_DEV_BIND: {
+		struct stub_dev_bind b;
+		if (host->copy_from_user(&b, arg, sizeof(b)))
+			return -EFAULT;
+		b.ctx = host->lookup_iommufd_fd(b.iommufd);
+		return host->copy_to_user(arg, &b, sizeof(b)) ? -EFAULT : 0;
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* Bytes of the region left from offset (0 at or past its end). */
+static uint64_t region_left(uint64_t offset, uint64_t len)
+{
+	uint64_t in = offset & (STUB_DEV_REGION(1) - 1);
+	uint64_t left = in < STUB_DEV_REGION_SIZE ? STUB_DEV_REGION_SIZE - in : 0;
+	return len < left ? len : left;
+}
+
+static void note_rw(int *count, int64_t dev, uint64_t buf, uint64_t len, uint64_t offset)
+{
+	(*count)++;
+	stub_devices.handle = dev;
+	stub_devices.buf = buf;
+	stub_devices.len = len;
+	stub_devices.offset = offset;
+}
+
+EXPORT int64_t iommufd_emu_device_read(int64_t dev, uint64_t buf, uint64_t len, uint64_t offset)
+{
+	int r = device_check(dev);
+	if (r < 0)
+		return r;
+	note_rw(&stub_devices.reads, dev, buf, len, offset);
+	uint8_t chunk[256];
+	uint64_t n = region_left(offset, len);
+	for (uint64_t done = 0; done < n;) {
+		uint64_t c = n - done < sizeof(chunk) ? n - done : sizeof(chunk);
+		for (uint64_t i = 0; i < c; i++)
+			chunk[i] = STUB_DEV_BYTE(offset + done + i);
+		if (host->copy_to_user(buf + done, chunk, c))
+			return -EFAULT;
+		done += c;
+	}
+	return (int64_t)n;
+}
+
+EXPORT int64_t iommufd_emu_device_write(int64_t dev, uint64_t buf, uint64_t len, uint64_t offset)
+{
+	int r = device_check(dev);
+	if (r < 0)
+		return r;
+	note_rw(&stub_devices.writes, dev, buf, len, offset);
+	uint64_t n = region_left(offset, len);
+	uint64_t kept = n < sizeof(stub_devices.written) ? n : sizeof(stub_devices.written);
+	uint8_t tmp[sizeof(stub_devices.written)];
+	if (host->copy_from_user(tmp, buf, kept))
+		return -EFAULT;
+	memcpy(stub_devices.written, tmp, kept);
+	stub_devices.written_len = kept;
+	return (int64_t)n;
+}
+
+EXPORT int iommufd_emu_device_mmap(int64_t dev, uint64_t offset, uint64_t length)
+{
+	int r = device_check(dev);
+	if (r < 0)
+		return r;
+	stub_devices.maps++;
+	stub_devices.handle = dev;
+	stub_devices.offset = offset;
+	stub_devices.len = length;
+	return offset == STUB_DEV_MAP_OFFSET && length && length <= STUB_DEV_REGION_SIZE ? 0 : -EINVAL;
+}
+
+EXPORT void iommufd_emu_device_close(int64_t dev)
+{
+	if (device_check(dev) < 0)
+		return;
+	stub_devices.closes++;
+	stub_devices.closed = dev;
+}
+#endif

@@ -58,4 +58,37 @@ struct stub_maps {                 /* exported as "stub_maps" */
 	uint64_t unmapped;         /* last unmapped cookie */
 };
 
+/* VFIO device files. The machine has STUB_DEVICES devices (vfio0, vfio1); handles are
+ * STUB_DEV_HANDLE_BASE + the open's number. Regions (offset >> 40) are STUB_DEV_REGION_SIZE
+ * bytes: a read gives STUB_DEV_BYTE(offset) for each byte, and stops short at the region's
+ * end (0 bytes at or past it); a write keeps its first bytes in `written`, also stopping at the
+ * end. mmap is allowed only at STUB_DEV_MAP_OFFSET for at most a region's size, else EINVAL.
+ * A handle another process opened (an fd inherited across fork) answers EIO; its close is
+ * ignored. The engine built with -DSTUB_NO_DEVICES exports none of this. */
+#define STUB_DEVICES 2
+#define STUB_DEV_HANDLE_BASE 0x5000
+#define STUB_DEV_MAX_OPENS 1024
+#define STUB_DEV_REGION_SIZE 0x1000ull
+#define STUB_DEV_REGION(i) ((uint64_t)(i) << 40)
+#define STUB_DEV_BYTE(x) ((uint8_t)((x) ^ ((x) >> 8) ^ (((x) >> 40) * 0x3b)))
+#define STUB_DEV_MAP_OFFSET STUB_DEV_REGION(1)
+
+/* Echo: out = ~in, handle = the device's; returns STUB_DEV_ECHO_RESULT. */
+struct stub_dev_echo { uint64_t in; int64_t handle; uint64_t out; };
+#define STUB_DEV_ECHO _IO(IOMMUFD_TYPE, 0xf8)
+#define STUB_DEV_ECHO_RESULT 0x5a
+/* As VFIO_DEVICE_BIND_IOMMUFD names its iommufd: ctx = lookup_iommufd_fd(iommufd). */
+struct stub_dev_bind { int32_t iommufd; uint32_t pad; int64_t ctx; };
+#define STUB_DEV_BIND _IO(IOMMUFD_TYPE, 0xf9)
+
+struct stub_devices {              /* exported as "stub_devices" */
+	int opens, closes, ioctls, reads, writes, maps;
+	int64_t closed;            /* last closed handle */
+	int64_t handle;            /* last read/write/mmap call */
+	uint64_t buf, len, offset;
+	uint8_t written[64];
+	uint64_t written_len;
+	int32_t owner[STUB_DEV_MAX_OPENS + 1]; /* pid that opened handle BASE + i */
+};
+
 #endif
