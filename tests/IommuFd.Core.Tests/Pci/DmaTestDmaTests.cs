@@ -129,6 +129,41 @@ public sealed class DmaTestDmaTests
     }
 
     [Fact]
+    public void A_fault_in_a_later_chunk_keeps_the_chunks_before_it()
+    {
+        using var rig = new DmaTestRig(userSize: 0x80_0000);
+        rig.Attach();
+        const int mapped = DmaTestEngine.ChunkSize * 3 / 2;
+        rig.Map(Src, 0, mapped);
+        rig.Map(Dst, 0x40_0000, 0x40_0000);
+        var data = DmaTestRig.Pattern(mapped, 6);
+        rig.SetProgram(0, data);
+        Assert.Equal(DmaTestStatus.Fault, rig.Copy(Src, Dst, 4UL * DmaTestEngine.ChunkSize));
+        Assert.Equal((DmaTestFaultReason.NotMapped, Src + mapped), Fault(rig));
+        Assert.Equal(data, rig.Program(0x40_0000, mapped));
+        Assert.Equal(new byte[16], rig.Program(0x40_0000 + mapped, 16));
+    }
+
+    [Fact]
+    public void Doorbells_from_two_threads_each_run_whole()
+    {
+        using var rig = new DmaTestRig();
+        rig.Attach();
+        rig.Map(Src, 0, 0x1000);
+        rig.Write(Reg.Dst, Src);
+        rig.Write(Reg.Len, 0x1000);
+        var bell = new byte[8];
+        bell[0] = (byte)Reg.DoorbellFill;
+        Parallel.For(0, 2, _ =>
+        {
+            for (var i = 0; i < 200; i++)
+                rig.Function.WriteBar(0, Reg.Doorbell, bell).ThrowIfError("doorbell");
+        });
+        Assert.Equal(400UL, rig.Read(Reg.Completed));
+        Assert.Equal(400, rig.Interrupts.Count(PciInterruptKind.Msix));
+    }
+
+    [Fact]
     public void A_read_only_destination_is_a_permission_fault_after_the_writable_pages()
     {
         using var rig = new DmaTestRig();
