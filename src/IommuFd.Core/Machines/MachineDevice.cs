@@ -1,6 +1,7 @@
 using IommuFd.Core.Devices;
 using IommuFd.Core.Drivers.Hardware;
 using IommuFd.Core.Drivers.Mock;
+using IommuFd.Core.Pci;
 
 namespace IommuFd.Core.Machines;
 
@@ -41,4 +42,14 @@ public sealed class MachineDevice
         }
         return new Device(driver, Group, Description.ReservedRegions, state);
     }
+
+    /// <summary>
+    /// A new PCI function emulating the device's model at power-on: for <see cref="DeviceModels.DmaTest"/>
+    /// the DMA test device, issuing PASIDs as wide as its IOMMU's (none when the IOMMU has no PASID).
+    /// </summary>
+    public IPciFunction CreatePciFunction() => Description.Model switch
+    {
+        DeviceModels.DmaTest => new DmaTestFunction(Description.Pci, Iommu.Description.PasidWidth),
+        _ => throw new NotSupportedException($"no PCI function for device model '{Description.Model}'"),
+    };
 }
