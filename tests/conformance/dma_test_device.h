@@ -3,15 +3,14 @@
  * The one place the tests take the device's identity from: the C programs include it and
  * scripts/test-qemu.sh reads the two ID lines below.
  *
- * PLACEHOLDER IDs: the device model (docs/dma-test-device.md) chooses them; the integrator sets
- * these two lines to its values when merging. Keep the "#define NAME 0xHHHH" form: test-qemu.sh
- * parses it.
+ * The IDs are the device model's (docs/dma-test-device.md on the pci-device branch); keep the
+ * "#define NAME 0xHHHH" form: test-qemu.sh parses it.
  */
 #ifndef CONFORMANCE_DMA_TEST_DEVICE_H
 #define CONFORMANCE_DMA_TEST_DEVICE_H
 
-#define DMA_TEST_VENDOR_ID 0x1d1d
-#define DMA_TEST_DEVICE_ID 0x0dfa
+#define DMA_TEST_VENDOR_ID 0x1234
+#define DMA_TEST_DEVICE_ID 0x11da
 
 #define DMA_TEST_CLASS 0x0880      /* other system peripheral */
 #define DMA_TEST_BAR0_SIZE 0x1000  /* a 4 KiB memory BAR */

@@ -43,9 +43,13 @@ static void check_config(const struct vdev *d)
 	CHECK((cfg_read(d, PCI_HEADER_TYPE, 1) & 0x7f) == 0, "header type 0 (an endpoint)");
 	int msix = find_cap(d, PCI_CAP_ID_MSIX);
 	CHECK(msix != 0, "MSI-X capability in the list (at 0x%x)", msix);
-	if (msix)
-		CHECK((cfg_read(d, msix + 2, 2) & 0x7ff) + 1 >= 1, "MSI-X table has %llu vectors",
-		      (unsigned long long)(cfg_read(d, msix + 2, 2) & 0x7ff) + 1);
+	if (msix) {
+		struct vfio_irq_info irq = { .argsz = sizeof(irq), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+		ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq);
+		uint32_t table = (cfg_read(d, msix + 2, 2) & 0x7ff) + 1;
+		CHECK(irq.count == table, "MSI-X: GET_IRQ_INFO count %u = the capability's table size %u", irq.count,
+		      table);
+	}
 	CHECK(find_cap(d, PCI_CAP_ID_EXP) != 0, "PCI Express capability in the list");
 	/* Bus master is the guest's to set: it must stick and read back. */
 	set_bus_master(d, false);
