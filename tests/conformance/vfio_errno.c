@@ -39,7 +39,7 @@ static void before_bind(int dev)
 	CHECK(pwrite(dev, &v, 4, 0) == -1 && errno == EINVAL, "pwrite before bind -> EINVAL (%s)", check_errname(errno));
 	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, dev, 0) == MAP_FAILED && errno == EINVAL,
 	      "mmap before bind -> EINVAL (%s)", check_errname(errno));
-	CHECK_ERR(ioctl(dev, _IO(';', 100 + 60)), ENOTTY);
+	CHECK_ERR(ioctl(dev, _IO(';', 100 + 60)), EINVAL); /* even an unknown command, before bind */
 }
 
 /* Returns the device ID of the bind that finally succeeds. */
@@ -76,6 +76,7 @@ static uint32_t bind_errors(int dev, int fd)
 
 static void info_errors(const struct vdev *d)
 {
+	CHECK_ERR(ioctl(d->fd, _IO(';', 100 + 60)), ENOTTY); /* bound: vfio-pci knows no such command */
 	CHECK_ERR(ioctl_argsz(d->fd, VFIO_DEVICE_GET_INFO, VFIO_INFO_MINSZ - 1), EINVAL);
 	struct vfio_region_info r = { .argsz = VFIO_REGION_INFO_MINSZ - 1 };
 	CHECK_ERR(ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &r), EINVAL);
