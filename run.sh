@@ -65,6 +65,15 @@ test_all() {
   if [ -x scripts/test-conformance.sh ]; then
     run_counted "C conformance under iommufd-emu run" scripts/test-conformance.sh
   fi
+  if [ -x scripts/test-qemu.sh ]; then
+    # A fresh machine gets QEMU 10 from the repo's own install step first.
+    step "QEMU 10: scripts/install-qemu.sh"
+    if scripts/install-qemu.sh; then
+      run_counted "QEMU 10 over a VFIO device fd under iommufd-emu run" scripts/test-qemu.sh "$root"
+    else
+      failed=$((failed + 1))
+    fi
+  fi
   if [ -x scripts/test-tool-install.sh ]; then
     run_counted "tool install: packages, the installed tool, the library's README example" scripts/test-tool-install.sh
   fi
