@@ -148,6 +148,8 @@ struct engine_exports {
 	int (*process_pins)(int32_t pid, struct iommufd_emu_pins *pins);
 	int64_t (*mmap)(int64_t ctx, uint64_t offset, uint64_t len, uint64_t dst);
 	void (*munmap)(uint64_t cookie);
+	int (*fail_nth_set)(int32_t tid, uint32_t n);
+	int64_t (*fail_nth_get)(int32_t tid);
 };
 extern struct engine_exports eng;
 
@@ -163,6 +165,17 @@ int load_engine(void);
 /* 1 with *fd set (as open() returns it) when `path` is a /proc status file the loaded engine
  * has figures for, else 0: open the real file. */
 int proc_status_open(const char *path, int flags, int *fd);
+
+/* ---- fail_nth.c, fault_debugfs.c: the kernel's fault-injection files ---- */
+
+/* 1 with *fd set (as open() returns it) when `path` is this process's fail-nth file of one of its
+ * threads (the engine is loaded for it), else 0. */
+int fail_nth_open(const char *path, int flags, int *fd);
+/* The same for the debugfs knobs under /sys/kernel/debug: absolute, or relative to `dirfd` when
+ * that is one of their directories. */
+int fault_debugfs_open(int dirfd, const char *path, int flags, mode_t mode, int *fd);
+/* Where an emulated debugfs path really lives (written to out), or NULL for any other path. */
+const char *fault_debugfs_path(const char *path, char *out, size_t cap);
 
 /* A result of the engine (>= 0 or -errno) as libc returns it: -1 with errno set. */
 static inline int64_t libc_result(int64_t r)

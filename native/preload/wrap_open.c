@@ -36,7 +36,8 @@ static int is_iommu(int dirfd, const char *p)
 static int emulated_open(int dirfd, const char *path, int flags, int *fd)
 {
 	if (!unlikely(is_iommu(dirfd, path)))
-		return proc_status_open(path, flags, fd);
+		return proc_status_open(path, flags, fd) || fail_nth_open(path, flags, fd) ||
+		       fault_debugfs_open(dirfd, path, flags, 0, fd);
 	*fd = (int)libc_result(iommufd_open(flags));
 	return 1;
 }

@@ -34,6 +34,7 @@ public static class FailNthSequences
         new("fault queue and IOPF HWPT", FaultQueue),
         new("vIOMMU, vDEVICE, vEVENTQ, nested HWPT", Viommu),
         new("dirty tracking", DirtyTracking),
+        new("VFIO type1 compatibility, GET_HW_INFO", VfioCompat),
     ];
 
     private static void IoasBasics(SweepWorld w)
@@ -129,6 +130,10 @@ public static class FailNthSequences
         w.Do("TRIGGER_IOPF", trigger);
         var file = w.File((int)fault.OutFaultFd);
         w.Step("read the fault fd", () => file.Read(w.Session.Memory, w.Scratch + 0x100, 2 * FaultRecordSize, out _));
+        // struct iommu_hwpt_page_response { u32 cookie; u32 code; }: the record's cookie is at offset 36.
+        w.Session.Heap.Write(w.Scratch + 0x200, w.Session.Heap.Read<uint>(w.Scratch + 0x100 + 36));
+        w.Session.Heap.Write(w.Scratch + 0x204, 0u);
+        w.Step("answer on the fault fd", () => file.Write(w.Session.Memory, w.Scratch + 0x200, 8, out _));
         w.Replace(dev.Stdev, ioas);
         w.Destroy(hwpt, "IOPF HWPT");
         w.Close((int)fault.OutFaultFd);
@@ -189,6 +194,34 @@ public static class FailNthSequences
         w.Do("SET_DIRTY_TRACKING off", new IommuHwptSetDirtyTracking { Size = Header.HwptSetDirtyTrackingSize, HwptId = hwpt });
         w.Replace(dev.Stdev, ioas);
         w.Destroy(hwpt, "dirty HWPT");
+    }
+
+    private static void VfioCompat(SweepWorld w)
+    {
+        const uint SetIommu = 0x3b66, GetInfo = 0x3b70, MapDma = 0x3b71, UnmapDma = 0x3b72;
+        const ulong Type1v2 = 3;
+        var ioas = w.AllocIoas();
+        var dev = w.MockDomain(ioas);
+        w.Do("IOMMU_VFIO_IOAS set", DevCmd.VfioIoas(Mock.VfioIoasSet, ioas));
+        w.Step("VFIO_SET_IOMMU", () => w.Session.Ioctl(SetIommu, Type1v2));
+        var info = w.Scratch + 0x200;
+        w.Session.Heap.Write(info, 0x100u);
+        w.Step("VFIO_IOMMU_GET_INFO", () => w.Session.Ioctl(GetInfo, info));
+        var map = w.Scratch + 0x400;
+        w.Session.Heap.Write(map, 32u);
+        w.Session.Heap.Write(map + 4, 3u); // READ | WRITE
+        w.Session.Heap.Write(map + 8, w.Buffer);
+        w.Session.Heap.Write(map + 16, Iova);
+        w.Session.Heap.Write(map + 24, 0x1_0000UL);
+        w.Step("VFIO_IOMMU_MAP_DMA", () => w.Session.Ioctl(MapDma, map));
+        var unmap = w.Scratch + 0x500;
+        w.Session.Heap.Write(unmap, 24u);
+        w.Session.Heap.Write(unmap + 4, 0u);
+        w.Session.Heap.Write(unmap + 8, Iova);
+        w.Session.Heap.Write(unmap + 16, 0x1_0000UL);
+        w.Step("VFIO_IOMMU_UNMAP_DMA", () => w.Session.Ioctl(UnmapDma, unmap));
+        w.Do("GET_HW_INFO", DevCmd.HwInfo(dev.Idev, 64, w.Scratch + 0x600));
+        w.Destroy(dev.Stdev, "mock device");
     }
 
     private const ulong MockDomainPage = Mock.PageSize;
