@@ -8,6 +8,8 @@
  *   kind_*.c       one file per kind of emulated fd: what ioctl/read/write/last close do
  *   wrap_open.c    open() and friends: which paths are emulated
  *   proc_status.c  /proc/<pid>/status with the emulated kernel's VmPin/VmLck; fopen() of it
+ *   fail_nth.c     /proc/<pid>/task/<tid>/fail-nth: the engine's per-thread fault injection
+ *   fault_debugfs.c /sys/kernel/debug/{failslab,fail_page_alloc,fail_usercopy}: the knobs, stored
  *   wrap_fd.c      close/dup/fcntl: keep the table in step with the kernel's fd table
  *   wrap_io.c      ioctl/read/write/mmap: route an emulated fd to its kind
  *   map_table.c    mappings of emulated fds and munmap(): tells the engine when one goes

@@ -21,6 +21,11 @@ public sealed class FailedMapFreesTablesTests
     [InlineData("arm-s1-4k")]
     public void EveryFailedAllocationLeavesTheTableAsItWas(string format) => FormatCatalog.Run(format, new MapBody());
 
+    /// <summary>A format that starts low and grows: a map far up fails at each new root or level and leaves the height as it was.</summary>
+    [Fact]
+    public void EveryFailedAllocationWhileGrowingLeavesTheTableAsItWas() =>
+        new GrowBody().Run(AmdV1Formats.Standard4K, AmdV1Formats.Standard4K.LeafSizes);
+
     [Theory]
     [InlineData("vtd-ss-4")]
     [InlineData("arm-s2-4k-dbm")]
@@ -55,6 +60,38 @@ public sealed class FailedMapFreesTablesTests
                 Assert.Null(table.Translate(iova + 3 * K4));
             }
             Assert.True(failures >= 3, $"only {failures} allocations on a map needing two branches");
+        }
+    }
+
+    private sealed class GrowBody : IFormatTest
+    {
+        public void Run<TCodec>(PageTableFormat<TCodec> format, ulong pageSizes) where TCodec : struct, IPteCodec
+        {
+            var table = new RadixPageTable<TCodec>(format, pageSizes & (K4 | M2));
+            Assert.Equal(Errno.Ok, table.Map(0x10_0000, 0x10_0000, K4, IoProt.Read));
+            var (tables, levels) = (table.TableCount, table.Levels);
+            var failures = 0;
+            for (var n = 1; ; n++)
+            {
+                const ulong far = 1UL << 50;
+                FailNth.Remaining = n;
+                var rc = table.Map(far, 0x20_0000, K4, IoProt.Read);
+                var left = FailNth.Remaining;
+                FailNth.Remaining = 0;
+                if (rc == Errno.Ok)
+                {
+                    Assert.True(left > 0);
+                    Assert.True(table.Levels > levels, "the map needed a taller table");
+                    break;
+                }
+                failures++;
+                Assert.Equal(Errno.ENOMEM, rc);
+                Assert.Equal(tables, table.TableCount);
+                Assert.Equal(levels, table.Levels);
+                Assert.Equal(0x10_0000UL, table.Translate(0x10_0000)!.Value.OutputAddress);
+                Assert.Null(table.Translate(far));
+            }
+            Assert.True(failures >= 2, $"only {failures} allocations on a map that grows the table");
         }
     }
 
