@@ -75,8 +75,11 @@ static int find_exports(void *h, int (**init)(const struct iommufd_emu_host *))
 	eng.process_pins = dlsym(h, "iommufd_emu_process_pins");
 	eng.mmap = dlsym(h, "iommufd_emu_mmap");
 	eng.munmap = dlsym(h, "iommufd_emu_munmap");
+	eng.fail_nth_set = dlsym(h, "iommufd_emu_fail_nth_set");
+	eng.fail_nth_get = dlsym(h, "iommufd_emu_fail_nth_get");
 	return *init && eng.open && eng.ioctl && eng.close && eng.release_object &&
-	       eng.object_read && eng.object_write && eng.process_pins && eng.mmap && eng.munmap;
+	       eng.object_read && eng.object_write && eng.process_pins && eng.mmap && eng.munmap &&
+	       eng.fail_nth_set && eng.fail_nth_get;
 }
 
 static int load_engine_locked(void)

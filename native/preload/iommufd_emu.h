@@ -150,6 +150,19 @@ int iommufd_emu_device_mmap(int64_t dev, uint64_t offset, uint64_t length);
  * parent's: ignored. */
 void iommufd_emu_device_close(int64_t dev);
 
+/* ---- fault injection: the kernel's fail-nth file (shim: fail_nth.c; docs/fault-injection.md) ---- */
+
+/* Thread `tid` (a thread of this process, by kernel thread ID) fails the Nth engine fault site it
+ * reaches from now on: allocations ENOMEM, user copies EFAULT, a domain's map its driver's errno.
+ * n == 0 turns it off. The engine runs calls on the calling thread, so this is the thread's own
+ * countdown; a value for another thread is taken up when that thread next enters the engine.
+ * Returns 0 or -errno. */
+int iommufd_emu_fail_nth_set(int32_t tid, uint32_t n);
+
+/* What is left of thread `tid`'s countdown: 0 once the fault was injected (or when off), as the
+ * kernel's file reads back. >= 0, or -errno. */
+int64_t iommufd_emu_fail_nth_get(int32_t tid);
+
 #ifdef __cplusplus
 }
 #endif

@@ -180,12 +180,16 @@ EXPORT FILE *fopen(const char *path, const char *mode)
 {
 	int handled;
 	FILE *f = status_fopen(path, mode, &handled);
-	return handled ? f : REAL(fopen)(path, mode);
+	char debugfs[PATH_MAX];
+	const char *real = handled ? NULL : fault_debugfs_path(path, debugfs, sizeof(debugfs));
+	return handled ? f : REAL(fopen)(real ? real : path, mode);
 }
 
 EXPORT FILE *fopen64(const char *path, const char *mode)
 {
 	int handled;
 	FILE *f = status_fopen(path, mode, &handled);
-	return handled ? f : REAL(fopen64)(path, mode);
+	char debugfs[PATH_MAX];
+	const char *real = handled ? NULL : fault_debugfs_path(path, debugfs, sizeof(debugfs));
+	return handled ? f : REAL(fopen64)(real ? real : path, mode);
 }

@@ -9,6 +9,8 @@
  *   wrap_open.c    open() and friends: which paths are emulated
  *   preopen.c      IOMMUFD_EMU_FDS: fds opened at start-up, at the numbers a caller chose
  *   proc_status.c  /proc/<pid>/status with the emulated kernel's VmPin/VmLck; fopen() of it
+ *   fail_nth.c     /proc/<pid>/task/<tid>/fail-nth: the engine's per-thread fault injection
+ *   fault_debugfs.c /sys/kernel/debug/{failslab,fail_page_alloc,fail_usercopy}: the knobs, stored
  *   wrap_fd.c      close/dup/fcntl: keep the table in step with the kernel's fd table
  *   wrap_io.c      ioctl/read/write/mmap: route an emulated fd to its kind
  *   wrap_pio.c     pread/pwrite and the vector calls, lseek: for kinds with offsets (devices)
@@ -160,6 +162,8 @@ struct engine_exports {
 	int (*process_pins)(int32_t pid, struct iommufd_emu_pins *pins);
 	int64_t (*mmap)(int64_t ctx, uint64_t offset, uint64_t len, uint64_t dst);
 	void (*munmap)(uint64_t cookie);
+	int (*fail_nth_set)(int32_t tid, uint32_t n);
+	int64_t (*fail_nth_get)(int32_t tid);
 	/* VFIO device fds: optional as a group (an engine without them offers 0 devices). */
 	int (*device_count)(void);
 	int64_t (*device_open)(uint32_t index);
@@ -190,6 +194,17 @@ int64_t pio_at_position(struct emu_file *f, int write, uint64_t buf, uint64_t le
 /* 1 with *fd set (as open() returns it) when `path` is a /proc status file the loaded engine
  * has figures for, else 0: open the real file. */
 int proc_status_open(const char *path, int flags, int *fd);
+
+/* ---- fail_nth.c, fault_debugfs.c: the kernel's fault-injection files ---- */
+
+/* 1 with *fd set (as open() returns it) when `path` is this process's fail-nth file of one of its
+ * threads (the engine is loaded for it), else 0. */
+int fail_nth_open(const char *path, int flags, int *fd);
+/* The same for the debugfs knobs under /sys/kernel/debug: absolute, or relative to `dirfd` when
+ * that is one of their directories. */
+int fault_debugfs_open(int dirfd, const char *path, int flags, mode_t mode, int *fd);
+/* Where an emulated debugfs path really lives (written to out), or NULL for any other path. */
+const char *fault_debugfs_path(const char *path, char *out, size_t cap);
 
 /* A result of the engine (>= 0 or -errno) as libc returns it: -1 with errno set. */
 static inline int64_t libc_result(int64_t r)

@@ -53,7 +53,8 @@ static int emulated_open(int dirfd, const char *path, int flags, int *fd)
 		*fd = (int)libc_result(vfio_device_open(device, flags));
 		return 1;
 	}
-	return proc_status_open(path, flags, fd);
+	return proc_status_open(path, flags, fd) || fail_nth_open(path, flags, fd) ||
+	       fault_debugfs_open(dirfd, path, flags, 0, fd);
 }
 
 /* The mode argument is only read when the flags say it was passed. */

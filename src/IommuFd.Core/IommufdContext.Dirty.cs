@@ -3,6 +3,7 @@ using System.Numerics;
 using IommuFd.Core.Dirty;
 using IommuFd.Core.Domains;
 using IommuFd.Core.Drivers.Mock;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Core;
@@ -95,7 +96,7 @@ public sealed partial class IommufdContext
             for (var offset = 0UL; offset < bytes; offset += DirtyBitmapWriter.WindowBytes)
             {
                 var chunk = window.AsSpan(0, (int)Math.Min(DirtyBitmapWriter.WindowBytes, bytes - offset));
-                if ((caller ?? Host).Memory.Read(bitmapAddress + offset, chunk) != Errno.Ok)
+                if (UserCopy.From((caller ?? Host).Memory, bitmapAddress + offset, chunk) != Errno.Ok)
                     return Errno.EFAULT;
                 for (var i = 0; i < chunk.Length; i++)
                 {

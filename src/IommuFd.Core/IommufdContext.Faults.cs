@@ -26,7 +26,7 @@ public sealed partial class IommufdContext
         var file = fileFor(fault);
         Objects.AddUser(fault);
         fault.ReadableChanged = readable => files.SetReadable(file, readable);
-        var rc = files.Open(file, () => Objects.RemoveUser(fault), out fd);
+        var rc = files.OpenFile(file, () => Objects.RemoveUser(fault), out fd);
         if (rc == Errno.Ok)
         {
             fault.File = (files, fd);

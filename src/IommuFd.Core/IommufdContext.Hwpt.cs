@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using IommuFd.Core.Devices;
+using IommuFd.Core.Domains;
 using IommuFd.Core.Drivers;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Objects;
 using IommuFd.Core.VirtualIommu;
 
@@ -78,7 +80,10 @@ public sealed partial class IommufdContext
             return new PendingObject<Hwpt>(Errno.EOPNOTSUPP);
         if (parent.AutoDomain || !parent.NestParent || !ReferenceEquals(parent.Driver, device.Driver))
             return new PendingObject<Hwpt>(Errno.EINVAL);
-        var rc = device.Driver.AllocateNestedDomain(device, parent.Domain, flags & ~HwptAllocFlags.FaultIdValid, data, out var domain);
+        INestedDomain domain = null!;
+        var rc = FailNth.Check(FaultSite.DomainAlloc);
+        if (rc == Errno.Ok)
+            rc = device.Driver.AllocateNestedDomain(device, parent.Domain, flags & ~HwptAllocFlags.FaultIdValid, data, out domain);
         if (rc != Errno.Ok)
             return new PendingObject<Hwpt>(rc);
         return Objects.Reserve<Hwpt>(new HwptNested(this, parent, domain) { PasidCompatible = flags.HasFlag(HwptAllocFlags.Pasid) });
@@ -92,7 +97,10 @@ public sealed partial class IommufdContext
             return new PendingObject<Hwpt>(Errno.EOPNOTSUPP);
         if (!ReferenceEquals(viommu.Parent.Driver, device.Driver))
             return new PendingObject<Hwpt>(Errno.EINVAL);
-        var rc = viommu.Instance.AllocateNestedDomain(flags & ~HwptAllocFlags.FaultIdValid, data, out var domain);
+        INestedDomain domain = null!;
+        var rc = FailNth.Check(FaultSite.DomainAlloc);
+        if (rc == Errno.Ok)
+            rc = viommu.Instance.AllocateNestedDomain(flags & ~HwptAllocFlags.FaultIdValid, data, out domain);
         if (rc != Errno.Ok)
             return new PendingObject<Hwpt>(rc);
         return Objects.Reserve<Hwpt>(new HwptNested(this, viommu.Parent, domain, viommu) { PasidCompatible = flags.HasFlag(HwptAllocFlags.Pasid) });
@@ -105,7 +113,10 @@ public sealed partial class IommufdContext
     private PendingObject<Hwpt> CreatePagingLocked(Device device, Ioas ioas, HwptAllocFlags flags, IDriverData? data, bool autoDomain, bool attachFirst)
     {
         Debug.Assert(_attachLock.IsHeldByCurrentThread);
-        var rc = device.Driver.AllocatePagingDomain(device, flags, data, out var domain);
+        IIoDomain domain = null!;
+        var rc = FailNth.Check(FaultSite.DomainAlloc);
+        if (rc == Errno.Ok)
+            rc = device.Driver.AllocatePagingDomain(device, flags, data, out domain);
         if (rc != Errno.Ok)
             return new PendingObject<Hwpt>(rc);
         var hwpt = new HwptPaging(this, ioas, domain, device.Driver, flags, autoDomain) { PasidCompatible = flags.HasFlag(HwptAllocFlags.Pasid) };

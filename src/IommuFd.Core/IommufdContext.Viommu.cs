@@ -152,7 +152,7 @@ public sealed partial class IommufdContext
         var file = fileFor(queue);
         Objects.AddUser(queue);
         queue.ReadableChanged = readable => files.SetReadable(file, readable);
-        var rc = files.Open(file, () => Objects.RemoveUser(queue), out fd);
+        var rc = files.OpenFile(file, () => Objects.RemoveUser(queue), out fd);
         if (rc == Errno.Ok)
         {
             queue.File = (files, fd);

@@ -67,6 +67,7 @@ internal sealed unsafe class CallGate
     /// </summary>
     public Scope Enter(long handle)
     {
+        ThreadFailNth.AdoptQueued();
         var slot = Slot();
         if (Volatile.Read(ref slot.Current) != 0)
             return new Scope(null);

@@ -90,6 +90,22 @@ internal static unsafe class Exports
         catch (Exception e) { return NativeResult.FromException(e); }
     }
 
+    // ---- fault injection: the kernel's /proc/<pid>/task/<tid>/fail-nth (docs/fault-injection.md) ----
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_fail_nth_set")]
+    public static int FailNthSet(int tid, uint n)
+    {
+        try { return Routing.Current.FailNthSet(tid, n); }
+        catch (Exception e) { return NativeResult.FromException(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_fail_nth_get")]
+    public static long FailNthGet(int tid)
+    {
+        try { return Routing.Current.FailNthGet(tid); }
+        catch (Exception e) { return NativeResult.FromException(e); }
+    }
+
     /// <summary>Unmapping cannot report failure; the owner stays in use.</summary>
     [UnmanagedCallersOnly(EntryPoint = "iommufd_emu_munmap")]
     public static void Munmap(ulong cookie)

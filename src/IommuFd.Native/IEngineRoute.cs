@@ -38,6 +38,12 @@ internal interface IEngineRoute
     /// <summary>The mapping <paramref name="cookie"/> was unmapped.</summary>
     void Munmap(ulong cookie);
 
+    /// <summary>Thread <paramref name="tid"/>'s fail-nth countdown, for the engine that runs this process's own contexts (docs/fault-injection.md): 0 or -errno.</summary>
+    int FailNthSet(int tid, uint n);
+
+    /// <summary>Thread <paramref name="tid"/>'s fail-nth countdown: what is left, 0 once injected or off.</summary>
+    long FailNthGet(int tid);
+
     /// <summary>The route for a child forked from this epoch. Runs in the child: must not allocate.</summary>
     IEngineRoute ForChild();
 

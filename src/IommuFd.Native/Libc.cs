@@ -23,6 +23,9 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "getpid")]
     public static partial int GetPid();
 
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    public static partial int GetTid();
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEuid();
 

@@ -81,6 +81,10 @@ internal sealed unsafe class LocalEngine : IEngineRoute
     /// <summary>write() on an object fd: bytes taken from <paramref name="buffer"/>, or -errno.</summary>
     public long ObjectWrite(ulong cookie, ulong buffer, ulong length) => Transfer(cookie, buffer, length, write: true);
 
+    public int FailNthSet(int tid, uint n) => ThreadFailNth.Set(tid, n);
+
+    public long FailNthGet(int tid) => ThreadFailNth.Get(tid);
+
     public int ProcessPins(int pid, PinCounts* counts)
     {
         using var _ = _gate.Enter(CallGate.NoContext);

@@ -195,6 +195,22 @@ EXPORT int64_t iommufd_emu_mmap(int64_t ctx, uint64_t offset, uint64_t length, u
 	return (int64_t)STUB_MAP_COOKIE;
 }
 
+/* fail-nth: a countdown per calling thread; the stub has no fault sites, so it only stores it. */
+static __thread uint32_t stub_fail_nth;
+
+EXPORT int iommufd_emu_fail_nth_set(int32_t tid, uint32_t n)
+{
+	(void)tid;
+	stub_fail_nth = n;
+	return 0;
+}
+
+EXPORT int64_t iommufd_emu_fail_nth_get(int32_t tid)
+{
+	(void)tid;
+	return stub_fail_nth;
+}
+
 EXPORT void iommufd_emu_munmap(uint64_t cookie)
 {
 	stub_maps.unmaps++;

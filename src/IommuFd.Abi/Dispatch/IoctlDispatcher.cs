@@ -100,7 +100,7 @@ public static class IoctlDispatcher
             }
         }
         var known = (int)Math.Min(userSize, (uint)buffer.Length);
-        return memory.Read(arg, buffer[..known]) == Errno.Ok ? Errno.Ok : Errno.EFAULT;
+        return Core.FaultInjection.UserCopy.From(memory, arg, buffer[..known]) == Errno.Ok ? Errno.Ok : Errno.EFAULT;
     }
 
     private static IoctlEvent Describe(IommuHost caller, uint command, ulong arg, IoctlOp? op, string? input, Errno rc, TimeSpan elapsed)

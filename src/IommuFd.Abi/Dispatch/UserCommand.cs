@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IommuFd.Core;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Memory;
 using IommuFd.Core.Objects;
 
@@ -57,5 +58,5 @@ public ref struct UserCommand
 
     /// <summary>Copies the struct back, no more than the caller's size (EFAULT when unwritable).</summary>
     public readonly Errno Respond(int length) =>
-        Memory.Write(UserPointer, Buffer[..(int)Math.Min(UserSize, (uint)length)]);
+        UserCopy.To(Memory, UserPointer, Buffer[..(int)Math.Min(UserSize, (uint)length)]);
 }

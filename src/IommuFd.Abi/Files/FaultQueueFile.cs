@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IommuFd.Abi.Uapi;
 using IommuFd.Core;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Faults;
 using IommuFd.Core.Memory;
 using IommuFd.Core.Objects;
@@ -44,7 +45,7 @@ internal sealed class FaultQueueFile(FaultQueue queue) : IObjectFileOperations
                     Addr = request.Address,
                     Cookie = group.Cookie,
                 };
-                if (memory.Write(buffer + at, MemoryMarshal.AsBytes(record)) != Errno.Ok)
+                if (UserCopy.To(memory, buffer + at, MemoryMarshal.AsBytes(record)) != Errno.Ok)
                 {
                     failed = true;
                     return false;
@@ -67,7 +68,7 @@ internal sealed class FaultQueueFile(FaultQueue queue) : IObjectFileOperations
         var rc = Errno.Ok;
         while (done < length)
         {
-            rc = memory.Read(buffer + done, MemoryMarshal.AsBytes(response));
+            rc = UserCopy.From(memory, buffer + done, MemoryMarshal.AsBytes(response));
             if (rc != Errno.Ok)
                 break;
             rc = Queue.Respond(response[0].Cookie, (PageResponseCode)response[0].Code);

@@ -1,6 +1,7 @@
 using IommuFd.Abi.Dispatch;
 using IommuFd.Abi.Uapi;
 using IommuFd.Core;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Abi.Handlers;
@@ -29,7 +30,7 @@ internal static class CommonHandlers
             return rc;
         // Only val64 goes back, as the kernel copies just that field.
         const int val64Offset = 16;
-        return command.Memory.Write(command.UserPointer + val64Offset, command.Buffer.Slice(val64Offset, sizeof(ulong)));
+        return UserCopy.To(command.Memory, command.UserPointer + val64Offset, command.Buffer.Slice(val64Offset, sizeof(ulong)));
     }
 
     private static Errno RlimitMode(IommufdContext context, ref IommuOption cmd)

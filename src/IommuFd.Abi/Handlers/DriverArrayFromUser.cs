@@ -1,5 +1,6 @@
 using IommuFd.Core;
 using IommuFd.Core.Drivers;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Memory;
 
 namespace IommuFd.Abi.Handlers;
@@ -21,6 +22,6 @@ internal sealed class DriverArrayFromUser(IUserMemory memory, uint type, uint en
         var at = pointer + (ulong)index * EntryLength;
         if (pointer == 0 || at < pointer)
             return Errno.EFAULT;
-        return memory.Read(at, destination[..(int)EntryLength]);
+        return UserCopy.From(memory, at, destination[..(int)EntryLength]);
     }
 }

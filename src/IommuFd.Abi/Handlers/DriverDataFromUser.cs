@@ -1,5 +1,6 @@
 using IommuFd.Core;
 using IommuFd.Core.Drivers;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Memory;
 
 namespace IommuFd.Abi.Handlers;
@@ -12,8 +13,8 @@ internal sealed class DriverDataFromUser(IUserMemory memory, uint type, uint len
     public uint Length { get; } = length;
 
     public Errno CopyTo(Span<byte> destination) =>
-        pointer == 0 ? Errno.EFAULT : memory.Read(pointer, destination[..(int)Math.Min((uint)destination.Length, Length)]);
+        pointer == 0 ? Errno.EFAULT : UserCopy.From(memory, pointer, destination[..(int)Math.Min((uint)destination.Length, Length)]);
 
     public Errno CopyFrom(ReadOnlySpan<byte> source) =>
-        pointer == 0 ? Errno.EFAULT : memory.Write(pointer, source[..(int)Math.Min((uint)source.Length, Length)]);
+        pointer == 0 ? Errno.EFAULT : UserCopy.To(memory, pointer, source[..(int)Math.Min((uint)source.Length, Length)]);
 }

@@ -5,6 +5,7 @@ using IommuFd.Abi.Uapi;
 using IommuFd.Core;
 using IommuFd.Core.Devices;
 using IommuFd.Core.Drivers;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Abi.Handlers;
@@ -42,12 +43,12 @@ internal static class HwptHandlers
         var info = found!;
         // Fill what fits, zero the rest of a larger buffer, and report the driver's own length.
         var copy = (int)Math.Min(cmd.DataLen, (uint)info.Data.Length);
-        if (copy > 0 && command.Memory.Write(cmd.DataUptr, info.Data.AsSpan(0, copy)) != Errno.Ok)
+        if (copy > 0 && UserCopy.To(command.Memory, cmd.DataUptr, info.Data.AsSpan(0, copy)) != Errno.Ok)
             return Errno.EFAULT;
         if (cmd.DataLen > info.Data.Length)
         {
             var zeros = new byte[cmd.DataLen - (uint)info.Data.Length];
-            if (command.Memory.Write(cmd.DataUptr + (ulong)info.Data.Length, zeros) != Errno.Ok)
+            if (UserCopy.To(command.Memory, cmd.DataUptr + (ulong)info.Data.Length, zeros) != Errno.Ok)
                 return Errno.EFAULT;
         }
         cmd.DataLen = (uint)info.Data.Length;

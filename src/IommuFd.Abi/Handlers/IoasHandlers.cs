@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using IommuFd.Abi.Dispatch;
 using IommuFd.Abi.Uapi;
 using IommuFd.Core;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Abi.Handlers;
@@ -39,7 +40,7 @@ internal static class IoasHandlers
             if (cmd.NumIovas < capacity)
             {
                 MemoryMarshal.Write(element, new IommuIovaRange { Start = range.Start, Last = range.Last });
-                if (command.Memory.Write(cmd.AllowedIovas + (ulong)cmd.NumIovas * 16, element) != Errno.Ok)
+                if (UserCopy.To(command.Memory, cmd.AllowedIovas + (ulong)cmd.NumIovas * 16, element) != Errno.Ok)
                     return Errno.EFAULT;
             }
             cmd.NumIovas++;
@@ -61,7 +62,7 @@ internal static class IoasHandlers
         {
             range = default;
             Span<IommuIovaRange> element = stackalloc IommuIovaRange[1];
-            if (memory.Read(array + (ulong)i * (ulong)Unsafe.SizeOf<IommuIovaRange>(), MemoryMarshal.AsBytes(element)) != Errno.Ok)
+            if (UserCopy.From(memory, array + (ulong)i * (ulong)Unsafe.SizeOf<IommuIovaRange>(), MemoryMarshal.AsBytes(element)) != Errno.Ok)
                 return Errno.EFAULT;
             range = new IovaRange(element[0].Start, element[0].Last);
             return Errno.Ok;

@@ -4,6 +4,7 @@ using IommuFd.Abi.Dispatch;
 using IommuFd.Abi.Uapi;
 using IommuFd.Core;
 using IommuFd.Core.Drivers.Mock;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Abi.Handlers;
@@ -26,7 +27,7 @@ internal static class TestAccessHandlers
             return rc;
         mock.Access = access;
         var files = command.Caller.Files;
-        rc = files.Open(mock, () => context.CloseAccess(access), out var fd);
+        rc = files.OpenFile(mock, () => context.CloseAccess(access), out var fd);
         if (rc != Errno.Ok)
         {
             context.CloseAccess(access);
@@ -88,12 +89,12 @@ internal static class TestAccessHandlers
             return Errno.EBADFD;
         var buffer = new byte[req.Length];
         var write = (req.Flags & TestAccessFlags.RwWrite) != 0;
-        if (write && command.Memory.Read(req.Uptr, buffer) != Errno.Ok)
+        if (write && UserCopy.From(command.Memory, req.Uptr, buffer) != Errno.Ok)
             return Errno.EFAULT;
         var rc = write ? access.Write(req.Iova, buffer) : access.Read(req.Iova, buffer);
         if (rc != Errno.Ok)
             return rc;
-        if (!write && command.Memory.Write(req.Uptr, buffer) != Errno.Ok)
+        if (!write && UserCopy.To(command.Memory, req.Uptr, buffer) != Errno.Ok)
             return Errno.EFAULT;
         return Errno.Ok;
     }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using IommuFd.Abi.Uapi;
 using IommuFd.Core;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Abi.Handlers;
@@ -53,7 +54,7 @@ internal static class VfioCompat
     private static Errno ReadHeader(IommufdContext context, IommuHost caller, ulong arg, Span<byte> fixedPart, uint knownFlags, out IoasId ioas)
     {
         ioas = default;
-        if (caller.Memory.Read(arg, fixedPart) != Errno.Ok)
+        if (UserCopy.From(caller.Memory, arg, fixedPart) != Errno.Ok)
             return Errno.EFAULT;
         var argsz = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart);
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart[4..]);
@@ -90,6 +91,6 @@ internal static class VfioCompat
             return rc;
         // VFIO reports the bytes unmapped in the size field, also when the unmap failed.
         BinaryPrimitives.WriteUInt64LittleEndian(unmap[16..], unmapped);
-        return caller.Memory.Write(arg + 16, unmap.Slice(16, 8)) != Errno.Ok ? Errno.EFAULT : rc;
+        return UserCopy.To(caller.Memory, arg + 16, unmap.Slice(16, 8)) != Errno.Ok ? Errno.EFAULT : rc;
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using IommuFd.Core;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Objects;
 
 namespace IommuFd.Abi.Handlers;
@@ -23,7 +24,7 @@ internal static class VfioCompatInfo
     public static Errno Get(IommufdContext context, IommuHost caller, ulong arg)
     {
         Span<byte> head = stackalloc byte[InfoMinSize];
-        if (caller.Memory.Read(arg, head) != Errno.Ok)
+        if (UserCopy.From(caller.Memory, arg, head) != Errno.Ok)
             return Errno.EFAULT;
         var argsz = BinaryPrimitives.ReadUInt32LittleEndian(head);
         if (argsz < InfoMinSize)
@@ -62,11 +63,11 @@ internal static class VfioCompatInfo
         }
 
         // The info struct up to argsz, then each capability that fits whole.
-        if (caller.Memory.Write(arg, image.AsSpan(0, (int)Math.Min(argsz, (uint)InfoSize))) != Errno.Ok)
+        if (UserCopy.To(caller.Memory, arg, image.AsSpan(0, (int)Math.Min(argsz, (uint)InfoSize))) != Errno.Ok)
             return Errno.EFAULT;
-        if (argsz >= dmaAt + DmaAvailSize && caller.Memory.Write(arg + (ulong)dmaAt, dma) != Errno.Ok)
+        if (argsz >= dmaAt + DmaAvailSize && UserCopy.To(caller.Memory, arg + (ulong)dmaAt, dma) != Errno.Ok)
             return Errno.EFAULT;
-        if (argsz >= iovaAt + iovaSize && caller.Memory.Write(arg + (ulong)iovaAt, iova) != Errno.Ok)
+        if (argsz >= iovaAt + iovaSize && UserCopy.To(caller.Memory, arg + (ulong)iovaAt, iova) != Errno.Ok)
             return Errno.EFAULT;
         return Errno.Ok;
     }

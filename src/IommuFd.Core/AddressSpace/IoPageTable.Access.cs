@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IommuFd.Core.FaultInjection;
 
 namespace IommuFd.Core.AddressSpace;
 
@@ -47,6 +48,8 @@ public sealed partial class IoPageTable
     {
         pin = null;
         var rc = IovaRange.FromLength(iova, length, out var want);
+        if (rc == Errno.Ok)
+            rc = FailNth.Check(FaultSite.PageListAlloc);
         if (rc != Errno.Ok)
             return rc;
         lock (_lock)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using IommuFd.Core.Collections;
 using IommuFd.Core.Domains;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Pages;
 
 namespace IommuFd.Core.AddressSpace;
@@ -104,6 +105,8 @@ public sealed partial class IoPageTable
         var rc = userAddress > ulong.MaxValue - length ? Errno.EOVERFLOW
             : length == 0 || length > ulong.MaxValue - CpuPage.Size ? Errno.EINVAL
             : Errno.Ok;
+        if (rc == Errno.Ok)
+            rc = FailNth.Check(FaultSite.PagesAlloc);
         if (rc != Errno.Ok)
         {
             backing?.Dispose();
@@ -134,6 +137,8 @@ public sealed partial class IoPageTable
     {
         slices = [];
         var rc = IovaRange.FromLength(iova, length, out var want);
+        if (rc == Errno.Ok)
+            rc = FailNth.Check(FaultSite.PageListAlloc);
         if (rc != Errno.Ok)
             return rc;
         lock (_lock)
@@ -180,6 +185,8 @@ public sealed partial class IoPageTable
             {
                 var slice = slices[i];
                 rc = ValidateSliceLocked(slice, at, prot);
+                if (rc == Errno.Ok)
+                    rc = FailNth.Check(FaultSite.AreaAlloc);
                 if (rc != Errno.Ok)
                     return rc;
                 var area = new Area(slice.Pages, at, slice.StartByte, slice.Length, prot);

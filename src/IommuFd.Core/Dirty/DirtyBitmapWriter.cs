@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using IommuFd.Core.Domains;
 using IommuFd.Core.Drivers.PageTables;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Memory;
 
 namespace IommuFd.Core.Dirty;
@@ -31,7 +32,7 @@ internal static class DirtyBitmapWriter
             for (var offset = 0UL; offset < totalBytes; offset += WindowBytes)
             {
                 var bytes = (int)Math.Min(WindowBytes, totalBytes - offset);
-                if (memory.Read(request.BitmapAddress + offset, window.AsSpan(0, bytes)) != Errno.Ok)
+                if (UserCopy.From(memory, request.BitmapAddress + offset, window.AsSpan(0, bytes)) != Errno.Ok)
                     return Errno.EFAULT;
                 var firstBit = offset * 8;
                 var lastBit = Math.Min(firstBit + (ulong)bytes * 8 - 1, totalBits - 1);
@@ -39,7 +40,7 @@ internal static class DirtyBitmapWriter
                 var windowLast = request.Iova + (lastBit << shift) + (request.PageSize - 1);
                 sink.Begin(firstBit, windowFirst, windowLast);
                 domain.ReadDirty(windowFirst, windowLast, !request.KeepDirty, ref sink);
-                if (sink.Touched && memory.Write(request.BitmapAddress + offset, window.AsSpan(0, bytes)) != Errno.Ok)
+                if (sink.Touched && UserCopy.To(memory, request.BitmapAddress + offset, window.AsSpan(0, bytes)) != Errno.Ok)
                     return Errno.EFAULT;
             }
             return Errno.Ok;

@@ -1,3 +1,4 @@
+using IommuFd.Core.FaultInjection;
 namespace IommuFd.Core.Objects;
 
 /// <summary>
@@ -21,6 +22,18 @@ public interface IObjectFiles
     /// changes; an unknown or closed target is ignored.
     /// </summary>
     void SetReadable(object target, bool readable);
+}
+
+/// <summary>How the engine makes every descriptor: behind the <see cref="FaultSite.FileOpen"/> fault site.</summary>
+public static class ObjectFilesExtensions
+{
+    /// <summary><see cref="IObjectFiles.Open"/>, unless fault injection chooses this fd creation to fail (ENOMEM, nothing opened).</summary>
+    public static Errno OpenFile(this IObjectFiles files, object target, Action onLastClose, out int fd)
+    {
+        fd = -1;
+        var rc = FailNth.Check(FaultSite.FileOpen);
+        return rc != Errno.Ok ? rc : files.Open(target, onLastClose, out fd);
+    }
 }
 
 /// <summary>An in-memory descriptor table for embedders and tests: numbers start at 1000; <see cref="Close"/> closes.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IommuFd.Core.FaultInjection;
 
 namespace IommuFd.Core.Objects;
 
@@ -37,7 +38,10 @@ public sealed class ObjectTable
     /// </summary>
     public PendingObject<T> Reserve<T>(T obj) where T : IommufdObject
     {
-        var rc = ReserveId(obj);
+        // Allocation is a fault site; the ENOSPC path below is how every failure unwinds.
+        var rc = FailNth.Check(FaultSite.ObjectAlloc);
+        if (rc == Errno.Ok)
+            rc = ReserveId(obj);
         if (rc == Errno.Ok)
             return new PendingObject<T>(this, obj);
         obj.OnAbort();

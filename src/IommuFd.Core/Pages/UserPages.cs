@@ -1,4 +1,5 @@
 using IommuFd.Core.Collections;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Memory;
 
 namespace IommuFd.Core.Pages;
@@ -177,7 +178,9 @@ internal sealed class UserPages
         for (var i = 0; i < holes.Count; i++)
         {
             var (f, l) = holes[i];
-            rc = Memory.Pin(_pinBase + (f << CpuPage.Shift), l - f + 1, Writable);
+            rc = FailNth.Check(FaultSite.Pin);
+            if (rc == Errno.Ok)
+                rc = Memory.Pin(_pinBase + (f << CpuPage.Shift), l - f + 1, Writable);
             if (rc == Errno.Ok)
                 continue;
             for (var j = 0; j < i; j++)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using IommuFd.Core.FaultInjection;
 using IommuFd.Core.Memory;
 using IommuFd.Core.Objects;
 
@@ -102,9 +103,9 @@ public sealed class Veventq : IommufdObject
                     break;
                 BinaryPrimitives.WriteUInt32LittleEndian(header, record.Lost ? FlagLostEvents : 0);
                 BinaryPrimitives.WriteUInt32LittleEndian(header[4..], record.Sequence);
-                rc = memory.Write(buffer + done, header);
+                rc = UserCopy.To(memory, buffer + done, header);
                 if (rc == Errno.Ok && record.Data.Length > 0)
-                    rc = memory.Write(buffer + done + HeaderSize, record.Data);
+                    rc = UserCopy.To(memory, buffer + done + HeaderSize, record.Data);
                 if (rc != Errno.Ok)
                     break;
                 _records.RemoveFirst();

@@ -23,6 +23,11 @@ internal sealed class ChildRoute(int parentEpoch, ForkLink link, EngineCopy copy
 
     public long Open() => Engine().Open();
 
+    /// <summary>The child's own contexts run in its own engine: its fail-nth lives there.</summary>
+    public int FailNthSet(int tid, uint n) => Engine().FailNthSet(tid, n);
+
+    public long FailNthGet(int tid) => Engine().FailNthGet(tid);
+
     public int Ioctl(long handle, ulong command, ulong arg)
     {
         if (IsInherited(handle))

@@ -30,6 +30,8 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
     private delegate* unmanaged<int, PinCounts*, int> _processPins;
     private delegate* unmanaged<long, ulong, ulong, ulong, long> _mmap;
     private delegate* unmanaged<ulong, void> _munmap;
+    private delegate* unmanaged<int, uint, int> _failNthSet;
+    private delegate* unmanaged<int, long> _failNthGet;
 
     public long Open() => _open();
 
@@ -48,6 +50,10 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
     public long Mmap(long handle, ulong offset, ulong length, ulong destination) => _mmap(handle, offset, length, destination);
 
     public void Munmap(ulong cookie) => _munmap(cookie);
+
+    public int FailNthSet(int tid, uint n) => _failNthSet(tid, n);
+
+    public long FailNthGet(int tid) => _failNthGet(tid);
 
     /// <summary>The copy notices its own forks and registered its own fork handlers.</summary>
     public IEngineRoute ForChild() => this;
@@ -107,8 +113,10 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
         var processPins = (delegate* unmanaged<int, PinCounts*, int>)Symbol(library, "iommufd_emu_process_pins\0"u8);
         var mmap = (delegate* unmanaged<long, ulong, ulong, ulong, long>)Symbol(library, "iommufd_emu_mmap\0"u8);
         var munmap = (delegate* unmanaged<ulong, void>)Symbol(library, "iommufd_emu_munmap\0"u8);
+        var failNthSet = (delegate* unmanaged<int, uint, int>)Symbol(library, "iommufd_emu_fail_nth_set\0"u8);
+        var failNthGet = (delegate* unmanaged<int, long>)Symbol(library, "iommufd_emu_fail_nth_get\0"u8);
         if (init is null || open is null || ioctl is null || close is null || releaseObject is null || objectRead is null ||
-            objectWrite is null || processPins is null || mmap is null || munmap is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
+            objectWrite is null || processPins is null || mmap is null || munmap is null || failNthSet is null || failNthGet is null || (nint)open == (nint)(delegate* unmanaged<long>)&Exports.Open)
             return false; // never relay to ourselves
         // The shim's callbacks stay valid forever: the copy uses them as they are.
         if (init(callbacks, epoch, enginePath) != 0)
@@ -122,6 +130,8 @@ internal sealed unsafe class EngineCopy(HostCallbacks* callbacks, byte* enginePa
         _processPins = processPins;
         _mmap = mmap;
         _munmap = munmap;
+        _failNthSet = failNthSet;
+        _failNthGet = failNthGet;
         return true;
     }
 

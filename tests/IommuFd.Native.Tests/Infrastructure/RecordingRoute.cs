@@ -41,6 +41,10 @@ internal sealed class RecordingRoute : IEngineRoute
 
     public void Munmap(ulong cookie) => Record($"munmap 0x{cookie:x}", 0);
 
+    public int FailNthSet(int tid, uint n) => Record($"fail-nth {tid} = {n}", 0);
+
+    public long FailNthGet(int tid) => Record($"fail-nth {tid}", 0L);
+
     public IEngineRoute ForChild() => Child ?? throw new InvalidOperationException("no child route set");
 
     public void PrepareFork() => Prepared++;

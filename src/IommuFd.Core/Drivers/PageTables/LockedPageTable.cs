@@ -1,6 +1,7 @@
 using System.Numerics;
 using IommuFd.Core.Dma;
 using IommuFd.Core.Domains;
+using IommuFd.Core.FaultInjection;
 
 namespace IommuFd.Core.Drivers.PageTables;
 
@@ -49,6 +50,9 @@ public sealed class LockedPageTable<TCodec> where TCodec : struct, IPteCodec
             return Errno.Ok;
         if (!IovaRange.TryFromLength(iova, length, out var range) || !aperture.Contains(range))
             return Errno.EINVAL;
+        var rc = FailNth.Check(FaultSite.DomainMap);
+        if (rc != Errno.Ok)
+            return rc;
         lock (_lock)
             return _table.Map(iova, userAddress, length, prot, largestPage);
     }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using IommuFd.Core.FaultInjection;
 
 namespace IommuFd.Core.Drivers.PageTables;
 
@@ -32,7 +33,11 @@ public sealed partial class RadixPageTable<TCodec>
         if (_codec.EncodeLeaf(0, _format.GranuleShift, 0, prot) == 0)
             return Errno.EINVAL;
 
-        Grow(last);
+        if (!Grow(last))
+        {
+            Collapse();
+            return Errno.ENOMEM;
+        }
         _mapCursor = iova;
         var cap = 1UL << BitOperations.Log2(Math.Max(largestPage, _smallestPage));
         _leafCap = cap | (cap - 1);
@@ -42,6 +47,8 @@ public sealed partial class RadixPageTable<TCodec>
         {
             if (_mapCursor != iova)
                 UnmapRange(_root, _top, iova, _mapCursor - 1);
+            // Levels allocated past the cursor (for the piece that failed) hold nothing: they go too.
+            PruneEmpty(_root, _top, iova, last);
             Collapse();
             return rc;
         }
@@ -93,6 +100,9 @@ public sealed partial class RadixPageTable<TCodec>
                 switch (_codec.Kind(pte, level))
                 {
                     case PteKind.Empty:
+                        // A table the map needs but cannot get fails it as the kernel's would (the caller rolls back).
+                        if (!_remapping && FailNth.ShouldFail(FaultSite.PageTableAlloc))
+                            return Errno.ENOMEM;
                         child = _store.Allocate();
                         table[index] = _codec.EncodeTable(_store.AddressOf(child), level - 1);
                         _store.Used(slot)++;

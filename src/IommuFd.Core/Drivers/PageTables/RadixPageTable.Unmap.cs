@@ -126,10 +126,41 @@ public sealed partial class RadixPageTable<TCodec>
         return false;
     }
 
+    // Set while an unmap maps back the kept part of a split leaf: unmap cannot fail, so that map is no fault site.
+    private bool _remapping;
+
     /// <summary>Maps back the kept part of a split leaf (keeping its dirty state, so a later dirty read loses no write); it is aligned and its entries were just cleared.</summary>
     private void Remap(int slot, int level, ulong iova, ulong last, ulong outputAddress, IoProt prot)
     {
-        if (MapRange(slot, level, iova, last, outputAddress, prot) != Errno.Ok)
+        _remapping = true;
+        var rc = MapRange(slot, level, iova, last, outputAddress, prot);
+        _remapping = false;
+        if (rc != Errno.Ok)
             throw new InvalidOperationException($"splitting a leaf failed to remap 0x{iova:x}..0x{last:x}");
+    }
+
+    /// <summary>
+    /// Frees the tables under [start, last] that hold nothing, leaving every leaf alone: what a failed map
+    /// allocated before it stopped. Every other table holds something (unmaps free the tables they empty).
+    /// </summary>
+    private void PruneEmpty(int slot, int level, ulong start, ulong last)
+    {
+        var table = _store[slot];
+        var shift = _levelShift[level];
+        var tableBase = start & ~_tableSpanMask[level];
+        var end = Index(last, level);
+        for (var i = Index(start, level); i <= end; i++)
+        {
+            if (level == 0 || _codec.Kind(table[i], level) != PteKind.Table)
+                continue;
+            var (childStart, childLast) = ClipToEntry(tableBase, i, shift, start, last);
+            var child = _store.SlotOf(_codec.TableAddress(table[i]));
+            PruneEmpty(child, level - 1, childStart, childLast);
+            if (_store.Used(child) != 0)
+                continue;
+            _store.Free(child);
+            table[i] = 0;
+            _store.Used(slot)--;
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using IommuFd.Core.FaultInjection;
 
 namespace IommuFd.Core.Drivers.PageTables;
 
@@ -99,13 +100,18 @@ public sealed partial class RadixPageTable<TCodec> where TCodec : struct, IPteCo
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Index(ulong iova, int level) => (int)((iova >> _levelShift[level]) & _indexMask);
 
-    /// <summary>Adds levels on top until <paramref name="last"/> is reachable; the old root becomes entry 0.</summary>
-    private void Grow(ulong last)
+    /// <summary>
+    /// Adds levels on top until <paramref name="last"/> is reachable; the old root becomes entry 0.
+    /// False when a new root cannot be had (the levels added so far stay; <see cref="Collapse"/> drops them).
+    /// </summary>
+    private bool Grow(ulong last)
     {
         while (last > CoverLast)
         {
             if (_store.Used(_root) != 0)
             {
+                if (FailNth.ShouldFail(FaultSite.PageTableAlloc))
+                    return false;
                 var root = _store.Allocate();
                 _store[root][0] = _codec.EncodeTable(_store.AddressOf(_root), _top);
                 _store.Used(root) = 1;
@@ -114,6 +120,7 @@ public sealed partial class RadixPageTable<TCodec> where TCodec : struct, IPteCo
             // An empty root is valid at any level, so it simply moves up.
             _top++;
         }
+        return true;
     }
 
     /// <summary>Drops top levels that only lead to entry 0, down to the starting height.</summary>
